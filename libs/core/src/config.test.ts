@@ -1,0 +1,160 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from './config.js';
+import { AppError, ErrorCode } from './errors.js';
+
+// dist/config.test.js → libs/core/dist → the checkout root is three folders up
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+
+function configError(env: Record<string, string | undefined>): AppError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof AppError, 'loadConfig must throw an AppError');
+    return err;
+  }
+  assert.fail('loadConfig accepted an invalid environment');
+}
+
+function problemsOf(err: AppError): string[] {
+  const problems = err.details?.['problems'];
+  assert.ok(Array.isArray(problems), 'details.problems must be an array');
+  return problems as string[];
+}
+
+describe('loadConfig', () => {
+  test('an empty environment gives the documented defaults', () => {
+    const config = loadConfig({});
+    assert.deepEqual(config, {
+      logLevel: 'info',
+      face: {
+        modelsDir: resolve(root, 'models'),
+        modelsMirror: undefined,
+        npmRegistry: 'https://registry.npmjs.org/',
+        autoFetchModels: true,
+        detector: 'yunet',
+        embedder: 'fr_feature',
+        distanceMetric: 'cosine',
+        maxDistance: undefined,
+        decode: { maxBytes: 25 * 1024 * 1024, maxPixels: 60_000_000, maxSidePx: 1280 },
+        detection: { minScore: 0.6, nmsIou: 0.3, maxSidePx: 640 },
+        pool: { workers: Math.max(1, Math.min(2, cpus().length)), tasksPerWorker: 2, maxQueued: 256 },
+      },
+    });
+  });
+
+  test('blank and whitespace-only values count as unset', () => {
+    const config = loadConfig({ DETECTOR_BACKEND: '   ', FACE_WORKERS: '', MODELS_MIRROR: ' ', DISTANCE_THRESHOLD: '' });
+    assert.equal(config.face.detector, 'yunet');
+    assert.equal(config.face.modelsMirror, undefined);
+    assert.equal(config.face.maxDistance, undefined);
+  });
+
+  test('valid overrides parse into the nested typed object', () => {
+    const config = loadConfig({
+      LOG_LEVEL: 'debug',
+      DETECTOR_BACKEND: 'ultraface',
+      FACE_WORKERS: '3',
+      FACE_TASKS_PER_WORKER: ' 4 ',
+      FACE_MAX_QUEUED: '1000',
+      DETECTION_MIN_SCORE: '0.7',
+      DETECTION_NMS_IOU: '0.45',
+      DETECTION_MAX_SIDE: '320',
+      DISTANCE_METRIC: 'euclidean_l2',
+      DISTANCE_THRESHOLD: '0.5',
+      MODELS_AUTO_FETCH: 'false',
+      MAX_IMAGE_BYTES: '2048',
+      MAX_IMAGE_PIXELS: '4096',
+      DECODE_MAX_SIDE: '800',
+      MODELS_DIR: '/tmp/facewatch-models',
+      MODELS_MIRROR: 'mirror/models',
+      MODELS_NPM_REGISTRY: 'https://npm.example.test/',
+      npm_config_registry: 'https://ignored.example.test/',
+    });
+    assert.equal(config.logLevel, 'debug');
+    assert.equal(config.face.detector, 'ultraface');
+    assert.equal(config.face.distanceMetric, 'euclidean_l2');
+    assert.equal(config.face.maxDistance, 0.5);
+    assert.equal(config.face.autoFetchModels, false);
+    assert.deepEqual(config.face.pool, { workers: 3, tasksPerWorker: 4, maxQueued: 1000 });
+    assert.deepEqual(config.face.detection, { minScore: 0.7, nmsIou: 0.45, maxSidePx: 320 });
+    assert.deepEqual(config.face.decode, { maxBytes: 2048, maxPixels: 4096, maxSidePx: 800 });
+    assert.equal(config.face.modelsDir, '/tmp/facewatch-models');
+    assert.equal(config.face.modelsMirror, resolve(root, 'mirror/models'));
+    assert.equal(config.face.npmRegistry, 'https://npm.example.test/');
+  });
+
+  test('npm_config_registry is used when MODELS_NPM_REGISTRY is unset', () => {
+    assert.equal(loadConfig({ npm_config_registry: 'https://corp.example.test/npm/' }).face.npmRegistry, 'https://corp.example.test/npm/');
+  });
+
+  test('boolean spellings', () => {
+    for (const v of ['1', 'true', 'YES', ' on ']) assert.equal(loadConfig({ MODELS_AUTO_FETCH: v }).face.autoFetchModels, true, v);
+    for (const v of ['0', 'False', 'no', 'OFF']) assert.equal(loadConfig({ MODELS_AUTO_FETCH: v }).face.autoFetchModels, false, v);
+  });
+
+  test('range limits are inclusive', () => {
+    assert.equal(loadConfig({ FACE_WORKERS: '1' }).face.pool.workers, 1);
+    assert.equal(loadConfig({ FACE_WORKERS: '64' }).face.pool.workers, 64);
+    assert.equal(loadConfig({ DISTANCE_THRESHOLD: '0' }).face.maxDistance, 0);
+    assert.equal(loadConfig({ DISTANCE_THRESHOLD: '4' }).face.maxDistance, 4);
+    assert.equal(configError({ FACE_WORKERS: '65' }).code, ErrorCode.CONFIG_INVALID);
+    assert.equal(configError({ DISTANCE_THRESHOLD: '4.01' }).code, ErrorCode.CONFIG_INVALID);
+  });
+
+  test('every invalid variable is reported in one CONFIG_INVALID error', () => {
+    const err = configError({
+      DETECTOR_BACKEND: 'mtcnn',
+      FACE_WORKERS: '0',
+      FACE_TASKS_PER_WORKER: '1.5',
+      DETECTION_MIN_SCORE: 'abc',
+      DISTANCE_THRESHOLD: '-1',
+      MODELS_AUTO_FETCH: 'maybe',
+      LOG_LEVEL: 'verbose',
+      // valid ones must not be reported
+      DISTANCE_METRIC: 'euclidean',
+      DETECTION_NMS_IOU: '0.5',
+    });
+    assert.equal(err.code, ErrorCode.CONFIG_INVALID);
+    assert.equal(err.retryable, false);
+    const problems = problemsOf(err);
+    const named = problems.map((p) => p.slice(0, p.indexOf(':'))).sort();
+    assert.deepEqual(named, [
+      'DETECTION_MIN_SCORE',
+      'DETECTOR_BACKEND',
+      'DISTANCE_THRESHOLD',
+      'FACE_TASKS_PER_WORKER',
+      'FACE_WORKERS',
+      'LOG_LEVEL',
+      'MODELS_AUTO_FETCH',
+    ]);
+    // the message lists them too, with the offending value
+    for (const name of named) assert.match(err.message, new RegExp(`${name}: `));
+    assert.match(err.message, /"mtcnn"/);
+    assert.match(err.message, /"abc"/);
+  });
+
+  test('the result is deeply frozen', () => {
+    const config = loadConfig({});
+    for (const o of [config, config.face, config.face.decode, config.face.detection, config.face.pool]) {
+      assert.ok(Object.isFrozen(o));
+    }
+    assert.throws(() => {
+      (config.face.pool as { workers: number }).workers = 99;
+    }, TypeError);
+    assert.throws(() => {
+      (config as { logLevel: string }).logLevel = 'trace';
+    }, TypeError);
+    assert.equal(config.face.pool.workers, Math.max(1, Math.min(2, cpus().length)));
+  });
+
+  test('each call returns a fresh object', () => {
+    const a = loadConfig({ FACE_WORKERS: '5' });
+    const b = loadConfig({ FACE_WORKERS: '6' });
+    assert.equal(a.face.pool.workers, 5);
+    assert.equal(b.face.pool.workers, 6);
+  });
+});

@@ -1,0 +1,76 @@
+/**
+ * The one error taxonomy of facewatch. Every failure that crosses a module boundary is an
+ * {@link AppError} with a stable `code` from {@link ErrorCode}; callers branch on the code, never
+ * on the message. docs/errors.md lists the same codes (a test keeps them in step).
+ */
+
+export const ErrorCode = {
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  IMAGE_EMPTY: 'IMAGE_EMPTY',
+  IMAGE_UNSUPPORTED_FORMAT: 'IMAGE_UNSUPPORTED_FORMAT',
+  IMAGE_CORRUPT: 'IMAGE_CORRUPT',
+  IMAGE_TOO_LARGE: 'IMAGE_TOO_LARGE',
+  IMAGE_NOT_FOUND: 'IMAGE_NOT_FOUND',
+  NO_FACE: 'NO_FACE',
+  MODEL_MISSING: 'MODEL_MISSING',
+  MODEL_CHECKSUM_MISMATCH: 'MODEL_CHECKSUM_MISMATCH',
+  MODEL_DOWNLOAD_FAILED: 'MODEL_DOWNLOAD_FAILED',
+  INFERENCE_FAILED: 'INFERENCE_FAILED',
+  POOL_BUSY: 'POOL_BUSY',
+  POOL_CLOSED: 'POOL_CLOSED',
+  INTERNAL: 'INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Which codes a retry may cure (the input is fine, a resource was not). */
+const retryableByDefault: ReadonlySet<ErrorCode> = new Set<ErrorCode>([ErrorCode.POOL_BUSY]);
+
+export interface AppErrorOptions {
+  retryable?: boolean;
+  cause?: unknown;
+  /** Structured facts for logs and 4xx bodies (never secrets, never stack traces). */
+  details?: Record<string, unknown>;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.retryable = options.retryable ?? retryableByDefault.has(code);
+    this.details = options.details;
+  }
+
+  /** The shape written to JSON outputs: `{code, message}` (plus details when present). */
+  toJSON(): { code: ErrorCode; message: string; details?: Record<string, unknown> } {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isAppError(value: unknown): value is AppError {
+  return value instanceof AppError;
+}
+
+/** Wraps anything thrown into an AppError; unknown failures become INTERNAL with the original as cause. */
+export function toAppError(value: unknown, fallback: ErrorCode = ErrorCode.INTERNAL): AppError {
+  if (value instanceof AppError) return value;
+  const message = value instanceof Error ? value.message : String(value);
+  return new AppError(fallback, message, { cause: value });
+}
+
+/** Rebuilds an AppError from its serialised form (worker_threads messages lose the prototype). */
+export function appErrorFromJSON(value: { code: string; message: string; retryable?: boolean; details?: Record<string, unknown> }): AppError {
+  const known = (Object.values(ErrorCode) as string[]).includes(value.code);
+  return new AppError(known ? (value.code as ErrorCode) : ErrorCode.INTERNAL, value.message, {
+    retryable: value.retryable,
+    details: value.details,
+  });
+}

@@ -1,0 +1,127 @@
+import sharp, { type Metadata, type SharpOptions } from 'sharp';
+import { AppError, ErrorCode } from '@facewatch/core';
+
+/** Formats facewatch accepts. SVG, PDF and the rest are refused: they are not photos and SVG can reference files. */
+export const SupportedFormats = ['jpeg', 'png', 'webp', 'gif', 'tiff'] as const;
+export type ImageFormat = (typeof SupportedFormats)[number];
+
+export interface DecodeLimits {
+  maxBytes: number;
+  maxPixels: number;
+  /** Long side of the decoded working image; never enlarged. */
+  maxSidePx: number;
+}
+
+/** A decoded image: packed RGB, 8 bits per channel, EXIF orientation applied. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface DecodedImage extends RgbImage {
+  format: ImageFormat;
+  /** Size of the original image after EXIF rotation; coordinates reported to callers use it. */
+  originalWidth: number;
+  originalHeight: number;
+  /** originalWidth / width (≥ 1): multiply working-image coordinates by it to get original ones. */
+  scale: number;
+}
+
+/**
+ * Decodes untrusted bytes. Refuses empty input, over-size input (bytes, then pixels from the
+ * header, before any decoding, so a decompression bomb costs nothing), formats other than
+ * {@link SupportedFormats} and corrupt or truncated data, each with its own AppError code.
+ * Large images are shrunk on load to `maxSidePx` (JPEG shrink-on-load makes this cheap).
+ */
+export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Promise<DecodedImage> {
+  if (bytes.length === 0) throw new AppError(ErrorCode.IMAGE_EMPTY, 'the image is empty (0 bytes)');
+  if (bytes.length > limits.maxBytes) {
+    throw new AppError(ErrorCode.IMAGE_TOO_LARGE, `the image is ${bytes.length} bytes; the limit is ${limits.maxBytes}`, {
+      details: { bytes: bytes.length, maxBytes: limits.maxBytes },
+    });
+  }
+  const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const options: SharpOptions = { limitInputPixels: limits.maxPixels, failOn: 'truncated', sequentialRead: true };
+
+  let meta: Metadata;
+  try {
+    meta = await sharp(input, options).metadata();
+  } catch (err) {
+    throw classifySharpError(err);
+  }
+  const format = meta.format as string | undefined;
+  if (!format || !(SupportedFormats as readonly string[]).includes(format)) {
+    throw new AppError(ErrorCode.IMAGE_UNSUPPORTED_FORMAT, `unsupported image format ${format ?? 'unknown'}; use ${SupportedFormats.join(', ')}`, {
+      details: { format: format ?? null },
+    });
+  }
+  const width = meta.width ?? 0;
+  const height = meta.height ?? 0;
+  if (width * height > limits.maxPixels) {
+    throw new AppError(ErrorCode.IMAGE_TOO_LARGE, `the image is ${width}x${height} pixels; the limit is ${limits.maxPixels} pixels`, {
+      details: { width, height, maxPixels: limits.maxPixels },
+    });
+  }
+  const rotated = (meta.orientation ?? 1) >= 5;
+  const originalWidth = rotated ? height : width;
+  const originalHeight = rotated ? width : height;
+
+  try {
+    const { data, info } = await sharp(input, options)
+      .rotate()
+      .resize({ width: limits.maxSidePx, height: limits.maxSidePx, fit: 'inside', withoutEnlargement: true })
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const rgb = info.channels === 3 ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : toRgb(data, info.channels);
+    return {
+      data: rgb,
+      width: info.width,
+      height: info.height,
+      format: format as ImageFormat,
+      originalWidth,
+      originalHeight,
+      scale: originalWidth / info.width,
+    };
+  } catch (err) {
+    throw classifySharpError(err);
+  }
+}
+
+function toRgb(data: Uint8Array, channels: number): Uint8Array {
+  const pixels = data.length / channels;
+  const out = new Uint8Array(pixels * 3);
+  for (let i = 0; i < pixels; i++) {
+    const g = data[i * channels] ?? 0;
+    out[i * 3] = g;
+    out[i * 3 + 1] = channels >= 3 ? (data[i * channels + 1] ?? g) : g;
+    out[i * 3 + 2] = channels >= 3 ? (data[i * channels + 2] ?? g) : g;
+  }
+  return out;
+}
+
+/** Resizes a packed RGB image (sharp, off the JS thread); used to make the detector's input. */
+export async function resizeRgb(image: RgbImage, width: number, height: number): Promise<RgbImage> {
+  if (width === image.width && height === image.height) return image;
+  const { data, info } = await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
+    raw: { width: image.width, height: image.height, channels: 3 },
+  })
+    .resize({ width, height, fit: 'fill', kernel: 'linear' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+}
+
+function classifySharpError(err: unknown): AppError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/unsupported image format/i.test(message)) {
+    return new AppError(ErrorCode.IMAGE_UNSUPPORTED_FORMAT, `not an image in a supported format (${SupportedFormats.join(', ')})`, { cause: err });
+  }
+  if (/pixel limit/i.test(message)) {
+    return new AppError(ErrorCode.IMAGE_TOO_LARGE, 'the image has more pixels than allowed', { cause: err });
+  }
+  return new AppError(ErrorCode.IMAGE_CORRUPT, `the image could not be decoded: ${message.split('\n')[0]}`, { cause: err });
+}

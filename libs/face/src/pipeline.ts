@@ -1,0 +1,211 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import * as ort from 'onnxruntime-node';
+import { AppError, ErrorCode, type DetectorName } from '@facewatch/core';
+import { alignFace, ALIGNED_SIDE } from './align/align.js';
+import { decodeImage, resizeRgb, type DecodeLimits, type ImageFormat, type RgbImage } from './image/decode.js';
+import { clipBox, scaleDetection, type Box, type Detection, type DetectOptions, type FiveLandmarks } from './detect/types.js';
+import { decodeYunet, yunetTensorData } from './detect/yunet.js';
+import {
+  decodeUltraface,
+  fiveFromSixtyEight,
+  LANDMARK_SIDE,
+  landmarkTensorData,
+  ULTRAFACE_HEIGHT,
+  ULTRAFACE_WIDTH,
+  ultrafaceTensorData,
+} from './detect/ultraface.js';
+import { embedderTensorData, l2Normalise } from './embed/embed.js';
+import { loadManifest, type ModelName } from './models/manifest.js';
+
+export interface PipelineSettings {
+  modelsDir: string;
+  defaultDetector: DetectorName;
+  decode: DecodeLimits;
+  /** minScore undefined: the detector's own default ({@link DEFAULT_MIN_SCORE}). */
+  detection: { minScore: number | undefined; nmsIou: number; maxSidePx: number };
+}
+
+/** Detection score thresholds measured to work for each detector (docs/face-models.md). */
+export const DEFAULT_MIN_SCORE: Readonly<Record<DetectorName, number>> = { yunet: 0.6, ultraface: 0.7 };
+
+export interface AnalyseOptions {
+  detector?: DetectorName;
+  /** Compute an embedding for every face (otherwise detection only). */
+  embed: boolean;
+  /** Overrides the configured detection score threshold. */
+  minScore?: number;
+}
+
+export interface AnalysedFace {
+  /** Box in original-image pixels (after EXIF rotation). */
+  box: Box;
+  score: number;
+  landmarks: FiveLandmarks;
+  /** Unit-length 512-d embedding, when requested. */
+  embedding?: Float32Array;
+  /** Length of the raw embedding (for the `euclidean` metric). */
+  norm?: number;
+}
+
+export interface StageTimings {
+  decodeMs: number;
+  detectMs: number;
+  alignMs: number;
+  embedMs: number;
+}
+
+export interface AnalyseResult {
+  width: number;
+  height: number;
+  format: ImageFormat;
+  detector: DetectorName;
+  /** Most confident first. */
+  faces: AnalysedFace[];
+  timings: StageTimings;
+}
+
+/** Which model files a detector needs, besides the embedder. */
+export const modelsForDetector: Record<DetectorName, ModelName[]> = {
+  yunet: ['yunet_s'],
+  ultraface: ['ultraface', 'fr_landmark'],
+};
+
+/**
+ * The face pipeline of one thread: decode → detect → align → embed. It owns its ONNX sessions
+ * (one intra-op thread each). Runs inside an inference worker; the event loop of a service never
+ * calls it directly.
+ */
+export class FacePipeline {
+  private readonly sessions = new Map<ModelName, Promise<ort.InferenceSession>>();
+
+  constructor(private readonly settings: PipelineSettings) {}
+
+  /** Loads the sessions a detector (and the embedder) need, so the first request is not slow. */
+  async warmUp(detectors: readonly DetectorName[], embed: boolean): Promise<void> {
+    const names = new Set<ModelName>(detectors.flatMap((d) => modelsForDetector[d]));
+    if (embed) names.add('fr_feature');
+    await Promise.all([...names].map((n) => this.session(n)));
+  }
+
+  async analyse(bytes: Uint8Array, options: AnalyseOptions): Promise<AnalyseResult> {
+    const detector = options.detector ?? this.settings.defaultDetector;
+    const detect: DetectOptions = {
+      minScore: options.minScore ?? this.settings.detection.minScore ?? DEFAULT_MIN_SCORE[detector],
+      nmsIou: this.settings.detection.nmsIou,
+    };
+    const timings: StageTimings = { decodeMs: 0, detectMs: 0, alignMs: 0, embedMs: 0 };
+
+    let t = performance.now();
+    const image = await decodeImage(bytes, this.settings.decode);
+    timings.decodeMs = performance.now() - t;
+
+    t = performance.now();
+    const detections = detector === 'yunet' ? await this.detectYunet(image, detect) : await this.detectUltraface(image, detect);
+    detections.sort((a, b) => b.score - a.score);
+    timings.detectMs = performance.now() - t;
+
+    const faces: AnalysedFace[] = [];
+    for (const d of detections) {
+      const original = scaleDetection(d, image.scale);
+      const box = clipBox(original.box, image.originalWidth, image.originalHeight);
+      const face: AnalysedFace = { box, score: d.score, landmarks: original.landmarks };
+      if (options.embed) {
+        t = performance.now();
+        const aligned = alignFace(image, d.landmarks);
+        timings.alignMs += performance.now() - t;
+        t = performance.now();
+        const { embedding, norm } = await this.embed(aligned);
+        timings.embedMs += performance.now() - t;
+        face.embedding = embedding;
+        face.norm = norm;
+      }
+      faces.push(face);
+    }
+    return { width: image.originalWidth, height: image.originalHeight, format: image.format, detector, faces, timings };
+  }
+
+  /** Embeds an already aligned 112x112 RGB face. */
+  async embed(aligned: Uint8Array): Promise<{ embedding: Float32Array; norm: number }> {
+    const session = await this.session('fr_feature');
+    const input = new ort.Tensor('float32', embedderTensorData(aligned), [1, 3, ALIGNED_SIDE, ALIGNED_SIDE]);
+    const out = await this.run(session, 'fr_feature', { input });
+    return l2Normalise(out['output']!.data as Float32Array);
+  }
+
+  private async detectYunet(image: RgbImage, options: DetectOptions): Promise<Detection[]> {
+    const session = await this.session('yunet_s');
+    const factor = Math.min(1, this.settings.detection.maxSidePx / Math.max(image.width, image.height));
+    const small = await resizeRgb(image, Math.max(1, Math.round(image.width * factor)), Math.max(1, Math.round(image.height * factor)));
+    const tensor = yunetTensorData(small);
+    const input = new ort.Tensor('float32', tensor.data, [1, 3, tensor.height, tensor.width]);
+    const out = await this.run(session, 'yunet_s', { input });
+    const outputs = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { data: v.data as Float32Array }]));
+    const back = image.width / small.width;
+    return decodeYunet(outputs, tensor.width, tensor.height, options).map((d) => scaleDetection(d, back));
+  }
+
+  private async detectUltraface(image: RgbImage, options: DetectOptions): Promise<Detection[]> {
+    const [detector, landmarker] = await Promise.all([this.session('ultraface'), this.session('fr_landmark')]);
+    const small = await resizeRgb(image, ULTRAFACE_WIDTH, ULTRAFACE_HEIGHT);
+    const input = new ort.Tensor('float32', ultrafaceTensorData(small), [1, 3, ULTRAFACE_HEIGHT, ULTRAFACE_WIDTH]);
+    const out = await this.run(detector, 'ultraface', { input });
+    const boxes = decodeUltraface(out['scores']!.data as Float32Array, out['boxes']!.data as Float32Array, image.width, image.height, options);
+    const detections: Detection[] = [];
+    for (const { box, score } of boxes) {
+      const crop = new ort.Tensor('float32', landmarkTensorData(image, box), [1, 1, LANDMARK_SIDE, LANDMARK_SIDE]);
+      const marks = await this.run(landmarker, 'fr_landmark', { input: crop });
+      detections.push({ box, score, landmarks: fiveFromSixtyEight(marks['output']!.data as Float32Array, box) });
+    }
+    return detections;
+  }
+
+  private async run(session: ort.InferenceSession, model: ModelName, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
+    try {
+      return await session.run(feeds);
+    } catch (err) {
+      throw new AppError(ErrorCode.INFERENCE_FAILED, `model ${model} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private session(name: ModelName): Promise<ort.InferenceSession> {
+    let session = this.sessions.get(name);
+    if (!session) {
+      session = this.createSession(name);
+      this.sessions.set(name, session);
+      session.catch(() => this.sessions.delete(name));
+    }
+    return session;
+  }
+
+  private async createSession(name: ModelName): Promise<ort.InferenceSession> {
+    const entry = loadManifest().find((m) => m.name === name)!;
+    const path = join(this.settings.modelsDir, entry.file);
+    if (!existsSync(path)) {
+      throw new AppError(ErrorCode.MODEL_MISSING, `model "${name}" is missing: ${path} does not exist; run \`npm run models:fetch\``, {
+        details: { model: name, path },
+      });
+    }
+    try {
+      return await ort.InferenceSession.create(path, {
+        intraOpNumThreads: 1,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+        logSeverityLevel: 3,
+      });
+    } catch (err) {
+      throw new AppError(ErrorCode.MODEL_MISSING, `model "${name}" at ${path} could not be loaded: ${(err as Error).message}; run \`npm run models:fetch\``, {
+        cause: err,
+        details: { model: name, path },
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    const sessions = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.allSettled(sessions.map(async (s) => (await s).release()));
+  }
+}

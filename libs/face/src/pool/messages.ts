@@ -1,0 +1,23 @@
+import type { AnalyseOptions, AnalyseResult, PipelineSettings } from '../pipeline.js';
+import type { DetectorName } from '@facewatch/core';
+
+export interface WorkerInit {
+  settings: PipelineSettings;
+  warmDetectors: DetectorName[];
+  warmEmbedder: boolean;
+}
+
+export interface SerialisedError {
+  code: string;
+  message: string;
+  retryable: boolean;
+  details?: Record<string, unknown>;
+}
+
+export type ToWorker = { type: 'analyse'; id: number; bytes: ArrayBuffer; options: AnalyseOptions };
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'fatal'; error: SerialisedError }
+  | { type: 'result'; id: number; result: AnalyseResult }
+  | { type: 'error'; id: number; error: SerialisedError };

@@ -1,0 +1,3 @@
+/** Evaluation helpers and fixture locations for tests, calibration and benchmarks (`@facewatch/face/testing`). */
+export * from './fixtures.js';
+export * from './evaluation.js';
