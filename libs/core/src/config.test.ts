@@ -40,7 +40,8 @@ describe('loadConfig', () => {
         distanceMetric: 'cosine',
         maxDistance: undefined,
         decode: { maxBytes: 25 * 1024 * 1024, maxPixels: 60_000_000, maxSidePx: 1280 },
-        detection: { minScore: 0.6, nmsIou: 0.3, maxSidePx: 640 },
+        // minScore unset: each detector applies its own default
+        detection: { minScore: undefined, nmsIou: 0.3, maxSidePx: 640 },
         pool: { workers: Math.max(1, Math.min(2, cpus().length)), tasksPerWorker: 2, maxQueued: 256 },
       },
     });

@@ -52,7 +52,7 @@ function intVar(fallback: number, min: number, max: number) {
     .optional()
     .transform((v, ctx) => {
       if (!present(v)) return fallback;
-      const n = Number(v.trim());
+      const n = /^\s*[+-]?\d+\s*$/.test(v) ? Number(v.trim()) : NaN;
       if (!Number.isInteger(n) || n < min || n > max) {
         ctx.addIssue({ code: 'custom', message: `must be an integer from ${min} to ${max}, got "${v}"` });
         return z.NEVER;
@@ -67,7 +67,7 @@ function numberVar<F extends number | undefined>(fallback: F, min: number, max: 
     .optional()
     .transform((v, ctx) => {
       if (!present(v)) return fallback as number | F;
-      const n = Number(v.trim());
+      const n = /^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$/.test(v) ? Number(v.trim()) : NaN;
       if (!Number.isFinite(n) || n < min || n > max) {
         ctx.addIssue({ code: 'custom', message: `must be a number from ${min} to ${max}, got "${v}"` });
         return z.NEVER;

@@ -179,6 +179,35 @@ describe('alignFace', () => {
     assert.ok(worst <= 0.5 + 1e-6, `worst error ${worst}`);
   });
 
+  test('large faces are supersampled (anti-aliasing)', () => {
+    // a 1-pixel checkerboard seen at 3 source pixels per output pixel: every output pixel averages
+    // a 3x3 block (5 of one colour, 4 of the other), never a single black or white sample
+    const side = 340;
+    const board: RgbImage = { data: new Uint8Array(side * side * 3), width: side, height: side };
+    for (let y = 0; y < side; y++) {
+      for (let x = 0; x < side; x++) board.data.fill((x + y) % 2 === 0 ? 255 : 0, (y * side + x) * 3, (y * side + x) * 3 + 3);
+    }
+    const toImage: Similarity = { a: 3, b: 0, tx: 2, ty: 2 };
+    const out = alignFace(board, mapFive(toImage, ARCFACE_TEMPLATE));
+    const values = new Set(out);
+    // round(255·5/9) = 142 and round(255·4/9) = 113
+    assert.deepEqual([...values].sort((p, q) => p - q), [113, 142]);
+    // output (0,0) covers source pixels 1..3 x 1..3: 5 white ((x+y) even), 4 black
+    assert.deepEqual(pixel(out, 0, 0), [142, 142, 142]);
+    assert.deepEqual(pixel(out, 1, 0), [113, 113, 113]);
+  });
+
+  test('even at one source pixel per output pixel, 2x2 samples are averaged', () => {
+    const side = 120;
+    const board: RgbImage = { data: new Uint8Array(side * side * 3), width: side, height: side };
+    for (let y = 0; y < side; y++) {
+      for (let x = 0; x < side; x++) board.data.fill((x + y) % 2 === 0 ? 255 : 0, (y * side + x) * 3, (y * side + x) * 3 + 3);
+    }
+    const out = alignFace(board, mapFive({ a: 1, b: 0, tx: 4, ty: 4 }, ARCFACE_TEMPLATE));
+    // samples at ±¼ pixel blend neighbours, so no output pixel is pure black or white
+    assert.ok(out.every((v) => v > 0 && v < 255), `range ${Math.min(...out)}..${Math.max(...out)}`);
+  });
+
   test('outside the image the border pixels are replicated', () => {
     // a tiny face in the top-left corner: most of the 112x112 output lies left/above of the image
     const toImage: Similarity = { a: 0.5, b: 0, tx: -20, ty: -20 };

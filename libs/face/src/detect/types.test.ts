@@ -57,6 +57,8 @@ describe('nms', () => {
     const items = [item('first', 0.9, box(0, 0, 10, 10)), item('second', 0.8, box(5, 0, 10, 10))];
     assert.deepEqual(nms(items, 0.3).map((k) => k.name), ['first']);
     assert.deepEqual(nms(items, 0.4).map((k) => k.name), ['first', 'second']);
+    // a box is suppressed only when its IoU is above the limit: equal to it is kept
+    assert.deepEqual(nms(items, 1 / 3).map((k) => k.name), ['first', 'second']);
   });
 
   test('a suppressed box does not suppress others (greedy against kept boxes only)', () => {
@@ -103,6 +105,13 @@ describe('clipBox', () => {
   test('clips at the right/bottom', () => {
     assert.deepEqual(clipBox(box(90, 95, 20, 20), 100, 120), box(90, 95, 10, 20));
     assert.deepEqual(clipBox(box(90, 115, 20, 20), 100, 120), box(90, 115, 10, 5));
+  });
+
+  test('x is clipped by the width and y by the height', () => {
+    // a wide image: x = 90 is inside (width 100) although it is beyond the height 50
+    assert.deepEqual(clipBox(box(90, 40, 20, 20), 100, 50), box(90, 40, 10, 10));
+    // a tall image
+    assert.deepEqual(clipBox(box(40, 90, 20, 20), 50, 100), box(40, 90, 10, 10));
   });
 
   test('a box larger than the image becomes the image', () => {

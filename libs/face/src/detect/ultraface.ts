@@ -32,7 +32,7 @@ export function decodeUltraface(
   const n = scores.length / 2;
   for (let i = 0; i < n; i++) {
     const score = scores[i * 2 + 1]!;
-    if (score < options.minScore) continue;
+    if (!(score >= options.minScore)) continue; // also drops NaN
     const x1 = boxes[i * 4]! * width;
     const y1 = boxes[i * 4 + 1]! * height;
     const x2 = boxes[i * 4 + 2]! * width;

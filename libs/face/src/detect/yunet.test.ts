@@ -68,11 +68,11 @@ describe('decodeYunet', () => {
   const size = 64;
   const options = { minScore: 0.6, nmsIou: 0.3 };
 
-  /** Empty outputs for a 64x64 input: 8x8, 4x4 and 2x2 cells. */
-  function emptyOutputs(): YunetOutputs {
+  /** Empty outputs, by default for a 64x64 input: 8x8, 4x4 and 2x2 cells. */
+  function emptyOutputs(width = size, height = size): YunetOutputs {
     const outputs: YunetOutputs = {};
     for (const s of YUNET_STRIDES) {
-      const cells = (size / s) * (size / s);
+      const cells = (width / s) * (height / s);
       outputs[`cls_${s}`] = { data: new Float64Array(cells) };
       outputs[`obj_${s}`] = { data: new Float64Array(cells) };
       outputs[`bbox_${s}`] = { data: new Float64Array(cells * 4) };
@@ -90,8 +90,9 @@ describe('decodeYunet', () => {
     obj: number,
     bbox: [number, number, number, number],
     kps: number[] = new Array<number>(10).fill(0),
+    width = size,
   ): void {
-    const cols = size / stride;
+    const cols = width / stride;
     const i = row * cols + col;
     (outputs[`cls_${stride}`]!.data as Float64Array)[i] = cls;
     (outputs[`obj_${stride}`]!.data as Float64Array)[i] = obj;
@@ -149,6 +150,40 @@ describe('decodeYunet', () => {
     close(found[0]!.score, 0.72, 'first score');
     close(found[1]!.score, 0.7, 'second score');
     close(found[1]!.box.x, 7 * 8 + 4 - 4, 'second x');
+  });
+
+  test('width and height come from their own offsets', () => {
+    const outputs = emptyOutputs();
+    // w = e^ln2 · 8 = 16, h = e^ln3 · 8 = 24, centre (12, 12)
+    put(outputs, 8, 1, 1, 0.9, 0.9, [0.5, 0.5, Math.log(2), Math.log(3)]);
+    const [d] = decodeYunet(outputs, size, size, options);
+    assert.ok(d);
+    close(d.box.w, 16, 'w');
+    close(d.box.h, 24, 'h');
+    close(d.box.x, 4, 'x');
+    close(d.box.y, 0, 'y');
+  });
+
+  test('a non-square input is read row by row with width/stride columns', () => {
+    // 96x64: 12 columns x 8 rows at stride 8
+    const outputs = emptyOutputs(96, 64);
+    assert.equal(outputs['cls_8']!.data.length, 96);
+    put(outputs, 8, 2, 3, 0.9, 0.9, [0.5, 0.5, Math.log(4), Math.log(4)], undefined, 96); // index 2·12 + 3 = 27
+    put(outputs, 32, 1, 2, 0.8, 0.8, [0.5, 0.5, 0, 0], undefined, 96); // index 1·3 + 2 = 5
+    const found = decodeYunet(outputs, 96, 64, options);
+    assert.equal(found.length, 2);
+    close(found[0]!.box.x + found[0]!.box.w / 2, 28, 'cx');
+    close(found[0]!.box.y + found[0]!.box.h / 2, 20, 'cy');
+    close(found[1]!.box.x + found[1]!.box.w / 2, 80, 'cx at stride 32');
+    close(found[1]!.box.y + found[1]!.box.h / 2, 48, 'cy at stride 32');
+
+    // 64x96: 8 columns x 12 rows; an anchor in the last row is still read
+    const tall = emptyOutputs(64, 96);
+    put(tall, 8, 11, 1, 0.9, 0.9, [0.5, 0.5, 0, 0], undefined, 64); // index 11·8 + 1 = 89
+    const [last, ...rest] = decodeYunet(tall, 64, 96, options);
+    assert.equal(rest.length, 0);
+    close(last!.box.x + last!.box.w / 2, 12, 'cx, tall');
+    close(last!.box.y + last!.box.h / 2, 92, 'cy, tall');
   });
 
   test('anchors at strides 16 and 32 use their own grid', () => {

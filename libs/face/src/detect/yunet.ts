@@ -49,7 +49,7 @@ export function decodeYunet(outputs: YunetOutputs, inputWidth: number, inputHeig
     const cells = rows * cols;
     for (let i = 0; i < cells; i++) {
       const score = Math.sqrt(clamp01(cls[i]!) * clamp01(obj[i]!));
-      if (score < options.minScore) continue;
+      if (!(score >= options.minScore)) continue; // also drops NaN from malformed outputs
       const row = Math.floor(i / cols);
       const col = i - row * cols;
       const cx = (col + bbox[i * 4]!) * s;

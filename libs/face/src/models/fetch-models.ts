@@ -4,7 +4,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { AppError, ErrorCode, type Logger } from '@facewatch/core';
-import { describeSource, loadManifest, type ModelEntry, type ModelName } from './manifest.js';
+import { describeSource, loadManifest, type ModelEntry } from './manifest.js';
 
 export interface FetchOptions {
   modelsDir: string;
@@ -13,8 +13,9 @@ export interface FetchOptions {
   /** npm registry base URL for `npm` sources. */
   npmRegistry?: string;
   log?: Logger;
-  fetchImpl?: typeof fetch;
   timeoutMs?: number;
+  /** The model list; models/manifest.json by default. */
+  manifest?: ModelEntry[];
 }
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -32,8 +33,8 @@ export async function isModelPresent(entry: ModelEntry, modelsDir: string): Prom
  * and moved into place atomically. Throws MODEL_MISSING / MODEL_DOWNLOAD_FAILED /
  * MODEL_CHECKSUM_MISMATCH naming the model, the source and what to do.
  */
-export async function ensureModels(names: readonly ModelName[], options: FetchOptions): Promise<void> {
-  const manifest = loadManifest();
+export async function ensureModels(names: readonly string[], options: FetchOptions): Promise<void> {
+  const manifest = options.manifest ?? loadManifest();
   await mkdir(options.modelsDir, { recursive: true });
   const tarballs = new Map<string, Promise<Uint8Array>>();
   for (const name of names) {
@@ -104,7 +105,7 @@ async function download(entry: ModelEntry, options: FetchOptions, tarballs: Map<
 }
 
 async function httpGet(url: string, options: FetchOptions): Promise<Uint8Array> {
-  const response = await (options.fetchImpl ?? fetch)(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 120_000), redirect: 'follow' });
+  const response = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 120_000), redirect: 'follow' });
   if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
 }
@@ -126,7 +127,8 @@ export function extractFromTarGz(tgz: Uint8Array, wanted: string): Uint8Array | 
     if (tar[offset] === 0) break; // end-of-archive block
     const size = parseInt(text(offset + 124, 12).trim() || '0', 8);
     const type = String.fromCharCode(tar[offset + 156] ?? 48);
-    const prefix = text(offset + 345, 155);
+    // the prefix field exists only in ustar headers (old GNU headers keep timestamps there)
+    const prefix = text(offset + 257, 5) === 'ustar' ? text(offset + 345, 155) : '';
     const name = paxPath ?? (prefix ? `${prefix}/${text(offset, 100)}` : text(offset, 100));
     const dataStart = offset + 512;
     paxPath = undefined;

@@ -3,6 +3,13 @@ import { AppError, appErrorFromJSON, ErrorCode, type DetectorName, type Logger }
 import type { AnalyseOptions, AnalyseResult, PipelineSettings } from '../pipeline.js';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.js';
 
+// sharp's decodes and onnxruntime's async runs both wait in libuv's thread pool, which has 4
+// threads unless told otherwise: 2 workers × 2 images in flight starved on it (39 img/s with 1.1
+// cores busy against 88 img/s with 2 cores, bench:face). libuv reads the size when the pool first
+// starts, which is after module evaluation in every facewatch entry point, so setting it here
+// works; an operator's own value wins.
+process.env['UV_THREADPOOL_SIZE'] ??= '8';
+
 export interface FacePoolOptions {
   settings: PipelineSettings;
   /** Worker threads, each with its own ONNX sessions. */
