@@ -12,7 +12,17 @@ export const ErrorCode = {
   IMAGE_CORRUPT: 'IMAGE_CORRUPT',
   IMAGE_TOO_LARGE: 'IMAGE_TOO_LARGE',
   IMAGE_NOT_FOUND: 'IMAGE_NOT_FOUND',
+  PATH_NOT_ALLOWED: 'PATH_NOT_ALLOWED',
+  URL_NOT_ALLOWED: 'URL_NOT_ALLOWED',
+  URL_FETCH_FAILED: 'URL_FETCH_FAILED',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   NO_FACE: 'NO_FACE',
+  MULTIPLE_FACES: 'MULTIPLE_FACES',
+  PERSON_NOT_FOUND: 'PERSON_NOT_FOUND',
+  RESULT_NOT_FOUND: 'RESULT_NOT_FOUND',
+  NOT_FOUND: 'NOT_FOUND',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  DB_UNAVAILABLE: 'DB_UNAVAILABLE',
   MODEL_MISSING: 'MODEL_MISSING',
   MODEL_CHECKSUM_MISMATCH: 'MODEL_CHECKSUM_MISMATCH',
   MODEL_DOWNLOAD_FAILED: 'MODEL_DOWNLOAD_FAILED',
@@ -25,7 +35,7 @@ export const ErrorCode = {
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** Which codes a retry may cure (the input is fine, a resource was not). */
-const retryableByDefault: ReadonlySet<ErrorCode> = new Set<ErrorCode>([ErrorCode.POOL_BUSY]);
+const retryableByDefault: ReadonlySet<ErrorCode> = new Set<ErrorCode>([ErrorCode.POOL_BUSY, ErrorCode.POOL_CLOSED, ErrorCode.DB_UNAVAILABLE]);
 
 export interface AppErrorOptions {
   retryable?: boolean;

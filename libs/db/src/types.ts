@@ -1,0 +1,171 @@
+/**
+ * The storage contracts of facewatch. The SQLite implementation backs the embedded profile; the
+ * PostgreSQL + pgvector one (scale profile) implements the same interfaces and passes the same
+ * contract test suites. All methods are async so both fit.
+ */
+
+/** A stored vector's id and its cosine distance (1 − cos) to the query. */
+export interface VectorMatch {
+  id: string;
+  /** Cosine distance 0..2 between unit vectors. */
+  distance: number;
+}
+
+/**
+ * Nearest-neighbour search over unit-length face embeddings of ONE embedding model (one index per
+ * model: vectors of different models are not comparable). Ids are reference-face ids.
+ */
+export interface VectorIndex {
+  readonly model: string;
+  readonly dimensions: number;
+  /** Inserts or replaces vectors by id. A vector of the wrong length is an INVALID_ARGUMENT AppError. */
+  upsert(items: readonly { id: string; vector: Float32Array }[]): Promise<void>;
+  /** Removes vectors by id; unknown ids are ignored. */
+  remove(ids: readonly string[]): Promise<void>;
+  /** The k nearest vectors, nearest first; with maxDistance, only those within it. */
+  search(vector: Float32Array, k: number, options?: { maxDistance?: number }): Promise<VectorMatch[]>;
+  count(): Promise<number>;
+}
+
+export interface Person {
+  id: string;
+  name: string;
+  reason: string | null;
+  /** Folder name under blacklist_db/ holding the reference images. */
+  folder: string;
+  imageCount: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ReferenceImage {
+  id: string;
+  personId: string;
+  /** File name inside the person's folder. */
+  fileName: string;
+  sha256: string;
+  bytes: number;
+  createdAt: string;
+}
+
+export interface ReferenceFace {
+  /** Also the id in the VectorIndex. */
+  id: string;
+  imageId: string;
+  personId: string;
+  model: string;
+  embedding: Float32Array;
+  /** Length of the raw embedding (for the `euclidean` metric). */
+  norm: number;
+  box: { x: number; y: number; w: number; h: number };
+}
+
+export interface PersonRepository {
+  create(input: { id: string; name: string; reason: string | null; folder: string }): Promise<Person>;
+  get(id: string): Promise<Person | undefined>;
+  getByFolder(folder: string): Promise<Person | undefined>;
+  list(options?: { offset?: number; limit?: number }): Promise<{ total: number; items: Person[] }>;
+  update(id: string, changes: { name?: string; reason?: string | null }): Promise<Person | undefined>;
+  /** Deletes the person with their images and faces (cascade). Returns the removed face ids. */
+  delete(id: string): Promise<{ deleted: boolean; faceIds: string[] }>;
+}
+
+export interface ReferenceRepository {
+  /** Adds an image and its face(s) in one transaction. */
+  addImage(image: ReferenceImage, faces: readonly ReferenceFace[]): Promise<void>;
+  listImages(personId: string): Promise<ReferenceImage[]>;
+  /** Removes one image and its faces; returns the removed face ids. */
+  removeImage(imageId: string): Promise<string[]>;
+  /** Faces by id (to name the matches the vector index returns). */
+  facesByIds(ids: readonly string[]): Promise<ReferenceFace[]>;
+  /** Every face of a model (to rebuild an in-memory index on start). */
+  allFaces(model: string): Promise<ReferenceFace[]>;
+}
+
+export type Decision = 'match' | 'unknown';
+
+export interface FacialAreaRecord {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  left_eye: [number, number];
+  right_eye: [number, number];
+  nose: [number, number];
+  mouth_left: [number, number];
+  mouth_right: [number, number];
+}
+
+export interface MatchRecord {
+  person_id: string;
+  name: string;
+  /** blacklist_db/<folder>/<file> of the reference image. */
+  identity: string;
+  distance: number;
+  threshold: number;
+  target_x: number;
+  target_y: number;
+  target_w: number;
+  target_h: number;
+  source_x: number;
+  source_y: number;
+  source_w: number;
+  source_h: number;
+}
+
+export interface FaceRecord {
+  face_index: number;
+  facial_area: FacialAreaRecord;
+  confidence: number;
+  decision: Decision;
+  /** Best first. */
+  blacklist_matches: MatchRecord[];
+}
+
+/** One processed image, in the API's response shape. */
+export interface ProcessedImage {
+  id: string;
+  image_path_or_identifier: string;
+  /** How it arrived: api, inbox, kafka. */
+  source: string;
+  sha256: string | null;
+  /** Path of the saved copy under processed_images_output/, when one was written. */
+  stored_image_path: string | null;
+  width: number | null;
+  height: number | null;
+  model_name: string;
+  detector_backend: string;
+  distance_metric: string;
+  faces: FaceRecord[];
+  matched: boolean;
+  error: { code: string; message: string } | null;
+  processed_at: string;
+}
+
+export interface ProcessedQuery {
+  offset?: number;
+  limit?: number;
+  matched?: boolean;
+  personId?: string;
+  /** ISO-8601 timestamp: only results processed at or after it. */
+  since?: string;
+}
+
+export interface ProcessedRepository {
+  /** Inserts or replaces the image with its faces and matches (idempotent by id), in one transaction. */
+  save(result: ProcessedImage): Promise<void>;
+  get(id: string): Promise<ProcessedImage | undefined>;
+  /** Newest first. */
+  list(query: ProcessedQuery): Promise<{ total_items: number; items: ProcessedImage[] }>;
+}
+
+/** One open store: the repositories and a vector index per embedding model. */
+export interface Store {
+  persons: PersonRepository;
+  references: ReferenceRepository;
+  processed: ProcessedRepository;
+  vectorIndex(model: string, dimensions: number): Promise<VectorIndex>;
+  /** A cheap round trip proving the store answers (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
