@@ -10,6 +10,9 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
+// Composition roots wire services into one process (the embedded profile); they are the only
+// packages allowed to import services.
+const compositionRoots = new Set(['@facewatch/embedded']);
 const packages = ['libs', 'services'].flatMap((group) =>
   readdirSync(join(root, group))
     .map((name) => ({ group, dir: join(root, group, name) }))
@@ -58,8 +61,9 @@ for (const p of packages) {
         problems.push(`${where} imports another package's internals; use "${scope}/${name}" or an entry in its "exports"`);
       }
       if (target === p) continue;
+      if (compositionRoots.has(target.name)) problems.push(`${where}: nothing imports a composition root`);
       if (p.group === 'libs' && target.group === 'services') problems.push(`${where}: a lib must not import a service`);
-      if (p.group === 'services' && target.group === 'services') problems.push(`${where}: services meet through events and the database, not imports`);
+      if (p.group === 'services' && target.group === 'services' && !compositionRoots.has(p.name)) problems.push(`${where}: services meet through events and the database, not imports`);
       if (!p.deps.has(target.name)) problems.push(`${where}: ${target.name} is not in ${relative(root, p.dir)}/package.json dependencies`);
     }
   }

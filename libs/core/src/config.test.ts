@@ -29,6 +29,19 @@ describe('loadConfig', () => {
   test('an empty environment gives the documented defaults', () => {
     const config = loadConfig({});
     assert.deepEqual(config, {
+      backend: 'local',
+      storage: { dataDir: resolve(root, 'data'), blacklistDir: resolve(root, 'blacklist_db'), processedDir: resolve(root, 'processed_images_output') },
+      api: {
+        port: 8000,
+        host: '127.0.0.1',
+        apiKey: undefined,
+        maxBodyBytes: 100 * 1024 * 1024,
+        maxUploadBytes: 25 * 1024 * 1024,
+        maxUploadFiles: 20,
+        maxImagesPerRequest: 32,
+        resultTimeoutMs: 120_000,
+        shutdownGraceMs: 30_000,
+      },
       logLevel: 'info',
       face: {
         modelsDir: resolve(root, 'models'),
@@ -44,7 +57,38 @@ describe('loadConfig', () => {
         detection: { minScore: undefined, nmsIou: 0.3, maxSidePx: 640 },
         pool: { workers: Math.max(1, Math.min(2, cpus().length)), tasksPerWorker: 2, maxQueued: 256 },
       },
+      // no server path is readable and no private address fetchable until configured
+      imageSource: { pathRoots: [], url: { allowPrivate: false, allowedHosts: [], timeoutMs: 10_000, maxRedirects: 3 } },
+      inbox: { dir: resolve(root, 'inbox'), stableMs: 1000 },
     });
+  });
+
+  test('the replaced server\'s variables: backend, folders, port', () => {
+    const config = loadConfig({ FACE_PROCESSING_BACKEND: 'local', BLACKLIST_DB_PATH: '/srv/watch', PROCESSED_IMAGES_OUTPUT_DIR: 'out', PORT: '9000', API_KEY: 's3cret' });
+    assert.deepEqual([config.storage.blacklistDir, config.storage.processedDir, config.api.port, config.api.apiKey], ['/srv/watch', resolve(root, 'out'), 9000, 's3cret']);
+    const problems = problemsOf(configError({ FACE_PROCESSING_BACKEND: 'aws_rekognition', PORT: '70000' }));
+    assert.ok(problems.some((p) => p.startsWith('FACE_PROCESSING_BACKEND: ') && p.includes('not available')));
+    assert.ok(problems.some((p) => p.startsWith('PORT: ')));
+  });
+
+  test('image source and inbox variables', () => {
+    const config = loadConfig({
+      IMAGE_PATH_ROOTS: ' /srv/photos , shared/cameras,,',
+      URL_ALLOW_PRIVATE: 'true',
+      URL_ALLOWED_HOSTS: 'Images.Example.com, cdn.example.com:8443,[fd00::5]:8080, ::1',
+      URL_FETCH_TIMEOUT_MS: '2500',
+      INBOX_DIR: 'data/inbox',
+      INBOX_STABLE_MS: '250',
+    });
+    assert.deepEqual(config.imageSource, {
+      pathRoots: ['/srv/photos', resolve(root, 'shared/cameras')],
+      url: { allowPrivate: true, allowedHosts: ['images.example.com', 'cdn.example.com:8443', '[fd00::5]:8080', '[::1]'], timeoutMs: 2500, maxRedirects: 3 },
+    });
+    assert.deepEqual(config.inbox, { dir: resolve(root, 'data/inbox'), stableMs: 250 });
+    const problems = problemsOf(configError({ URL_ALLOWED_HOSTS: 'ok.example, http://bad.example/, host:99999', URL_FETCH_TIMEOUT_MS: '5', INBOX_STABLE_MS: 'soon' }));
+    assert.equal(problems.filter((p) => p.startsWith('URL_ALLOWED_HOSTS: ')).length, 2);
+    assert.ok(problems.some((p) => p.startsWith('URL_FETCH_TIMEOUT_MS: ')));
+    assert.ok(problems.some((p) => p.startsWith('INBOX_STABLE_MS: ')));
   });
 
   test('blank and whitespace-only values count as unset', () => {
@@ -140,7 +184,7 @@ describe('loadConfig', () => {
 
   test('the result is deeply frozen', () => {
     const config = loadConfig({});
-    for (const o of [config, config.face, config.face.decode, config.face.detection, config.face.pool]) {
+    for (const o of [config, config.face, config.face.decode, config.face.detection, config.face.pool, config.imageSource.url, config.imageSource.pathRoots, config.inbox]) {
       assert.ok(Object.isFrozen(o));
     }
     assert.throws(() => {

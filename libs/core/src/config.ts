@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { cpus } from 'node:os';
 import { z } from 'zod';
 import { AppError, ErrorCode } from './errors.js';
@@ -37,9 +38,62 @@ export interface FaceConfig {
   pool: { workers: number; tasksPerWorker: number; maxQueued: number };
 }
 
+/** Where images named by clients (server paths, URLs) may come from. */
+export interface ImageSourceConfig {
+  /** Folders server paths must lie in (after symbolic links are resolved); empty: server paths are refused. */
+  pathRoots: string[];
+  url: {
+    /** Fetch hosts that resolve to loopback, private, link-local or reserved addresses too (trusted networks only). */
+    allowPrivate: boolean;
+    /** `host` or `host:port` entries (lower case, IPv6 in brackets) fetched whatever their addresses. */
+    allowedHosts: string[];
+    /** Limit on a whole fetch: DNS, every redirect and the body. */
+    timeoutMs: number;
+    maxRedirects: number;
+  };
+}
+
+/** The watched inbox folder. */
+export interface InboxConfig {
+  dir: string;
+  /** How long a file's size and mtime must stay unchanged before it is taken. */
+  stableMs: number;
+}
+
+/** Where the embedded profile keeps its files. */
+export interface StorageConfig {
+  /** SQLite database and other state. */
+  dataDir: string;
+  /** blacklist_db/: one folder of reference images per person. */
+  blacklistDir: string;
+  /** Copies of processed images. */
+  processedDir: string;
+}
+
+export const ProcessingBackend = ['local'] as const;
+export type ProcessingBackend = (typeof ProcessingBackend)[number];
+
+export interface ApiConfig {
+  port: number;
+  host: string;
+  /** Required on every non-public route when set (X-API-Key or Authorization: Bearer). */
+  apiKey: string | undefined;
+  maxBodyBytes: number;
+  maxUploadBytes: number;
+  maxUploadFiles: number;
+  maxImagesPerRequest: number;
+  resultTimeoutMs: number;
+  shutdownGraceMs: number;
+}
+
 export interface AppConfig {
+  backend: ProcessingBackend;
+  storage: StorageConfig;
+  api: ApiConfig;
   logLevel: LogLevel;
   face: FaceConfig;
+  imageSource: ImageSourceConfig;
+  inbox: InboxConfig;
 }
 
 type Env = Record<string, string | undefined>;
@@ -105,6 +159,39 @@ function boolVar(fallback: boolean) {
     });
 }
 
+/** A comma-separated list; blanks around items and empty items are dropped. */
+function listVar(check?: (item: string) => string | undefined) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (!present(v)) return [];
+      const items = v.split(',').map((item) => item.trim()).filter((item) => item !== '');
+      const normalised: string[] = [];
+      for (const item of items) {
+        const problem = check?.(item);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+        else normalised.push(item);
+      }
+      return normalised;
+    });
+}
+
+/** `host` or `host:port`; IPv6 literals in brackets (a bare IPv6 literal is accepted as a host). */
+function hostEntryProblem(item: string): string | undefined {
+  const entry = isIP(item) === 6 ? `[${item}]` : item;
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(\d{1,5}))?$/.exec(entry);
+  const port = m?.[3] === undefined ? undefined : Number(m[3]);
+  if (!m || (m[1]!.startsWith('[') && isIP(m[1]!.slice(1, -1)) !== 6) || (port !== undefined && (port < 1 || port > 65535))) {
+    return `"${item}" is not a host or host:port`;
+  }
+  return undefined;
+}
+
+function normaliseHostEntry(item: string): string {
+  return (isIP(item) === 6 ? `[${item}]` : item).toLowerCase();
+}
+
 const optionalString = z
   .string()
   .optional()
@@ -113,6 +200,28 @@ const optionalString = z
 const defaultWorkers = Math.max(1, Math.min(2, cpus().length));
 
 const envSchema = z.object({
+  FACE_PROCESSING_BACKEND: z
+    .string()
+    .optional()
+    .transform((v, ctx): ProcessingBackend => {
+      if (!present(v) || v.trim() === 'local') return 'local';
+      ctx.addIssue({
+        code: 'custom',
+        message: v.trim() === 'aws_rekognition' ? 'aws_rekognition is not available in this version yet; use local' : `must be local, got "${v}"`,
+      });
+      return z.NEVER;
+    }),
+  DATA_DIR: optionalString,
+  BLACKLIST_DB_PATH: optionalString,
+  PROCESSED_IMAGES_OUTPUT_DIR: optionalString,
+  PORT: intVar(8000, 0, 65535),
+  HOST: optionalString,
+  API_KEY: optionalString,
+  MAX_REQUEST_BYTES: intVar(100 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
+  MAX_UPLOAD_FILES: intVar(20, 1, 1000),
+  MAX_IMAGES_PER_REQUEST: intVar(32, 1, 1000),
+  RESULT_TIMEOUT_MS: intVar(120_000, 1000, 3_600_000),
+  SHUTDOWN_GRACE_MS: intVar(30_000, 1000, 600_000),
   LOG_LEVEL: enumVar(LogLevel, 'info'),
   MODELS_DIR: optionalString,
   MODELS_MIRROR: optionalString,
@@ -133,7 +242,16 @@ const envSchema = z.object({
   FACE_WORKERS: intVar(defaultWorkers, 1, 64),
   FACE_TASKS_PER_WORKER: intVar(2, 1, 16),
   FACE_MAX_QUEUED: intVar(256, 1, 100_000),
+  IMAGE_PATH_ROOTS: listVar(),
+  URL_ALLOW_PRIVATE: boolVar(false),
+  URL_ALLOWED_HOSTS: listVar(hostEntryProblem),
+  URL_FETCH_TIMEOUT_MS: intVar(10_000, 100, 600_000),
+  INBOX_DIR: optionalString,
+  INBOX_STABLE_MS: intVar(1000, 50, 600_000),
 });
+
+/** Every environment variable the configuration reads (docs/configuration.md lists each). */
+export const configVariables: readonly string[] = Object.keys(envSchema.shape);
 
 /** Parses the environment once; throws one AppError(CONFIG_INVALID) listing every bad variable. */
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -146,6 +264,23 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   const e = parsed.data;
   const config: AppConfig = {
+    backend: e.FACE_PROCESSING_BACKEND,
+    storage: {
+      dataDir: resolveFromRoot(e.DATA_DIR ?? 'data'),
+      blacklistDir: resolveFromRoot(e.BLACKLIST_DB_PATH ?? 'blacklist_db'),
+      processedDir: resolveFromRoot(e.PROCESSED_IMAGES_OUTPUT_DIR ?? 'processed_images_output'),
+    },
+    api: {
+      port: e.PORT,
+      host: e.HOST ?? '127.0.0.1',
+      apiKey: e.API_KEY,
+      maxBodyBytes: e.MAX_REQUEST_BYTES,
+      maxUploadBytes: e.MAX_IMAGE_BYTES,
+      maxUploadFiles: e.MAX_UPLOAD_FILES,
+      maxImagesPerRequest: e.MAX_IMAGES_PER_REQUEST,
+      resultTimeoutMs: e.RESULT_TIMEOUT_MS,
+      shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    },
     logLevel: e.LOG_LEVEL,
     face: {
       modelsDir: resolveFromRoot(e.MODELS_DIR ?? 'models'),
@@ -160,6 +295,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
       detection: { minScore: e.DETECTION_MIN_SCORE, nmsIou: e.DETECTION_NMS_IOU, maxSidePx: e.DETECTION_MAX_SIDE },
       pool: { workers: e.FACE_WORKERS, tasksPerWorker: e.FACE_TASKS_PER_WORKER, maxQueued: e.FACE_MAX_QUEUED },
     },
+    imageSource: {
+      pathRoots: e.IMAGE_PATH_ROOTS.map((root) => resolveFromRoot(root)),
+      url: {
+        allowPrivate: e.URL_ALLOW_PRIVATE,
+        allowedHosts: e.URL_ALLOWED_HOSTS.map(normaliseHostEntry),
+        timeoutMs: e.URL_FETCH_TIMEOUT_MS,
+        maxRedirects: 3,
+      },
+    },
+    inbox: { dir: resolveFromRoot(e.INBOX_DIR ?? 'inbox'), stableMs: e.INBOX_STABLE_MS },
   };
   return deepFreeze(config);
 }

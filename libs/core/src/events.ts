@@ -21,7 +21,9 @@ export type ImageSourceKind = 'api' | 'inbox' | 'kafka';
 export type ImageReference =
   | { kind: 'bytes'; bytes: Uint8Array }
   | { kind: 'path'; path: string }
-  | { kind: 'url'; url: string };
+  | { kind: 'url'; url: string }
+  /** base64 bytes or a data URI, as a client sent them (decoded by the matcher within its limits). */
+  | { kind: 'base64'; data: string };
 
 export interface MatchOptions {
   detector_backend?: string;

@@ -34,10 +34,13 @@ export class InProcessBus implements EventBus {
     const entry = { run: handler as (event: unknown) => Promise<void>, concurrency: options.concurrency ?? 1, active: 0, closed: false };
     group.handlers.push(entry);
     const g = group;
+    const byGroup = groups;
     return {
       close: async () => {
         entry.closed = true;
         g.handlers.splice(g.handlers.indexOf(entry), 1);
+        // an in-process group without members would only pile up events nobody can take
+        if (g.handlers.length === 0 && byGroup.get(options.group) === g) byGroup.delete(options.group);
         while (entry.active > 0) await Promise.race(this.running);
       },
     };

@@ -5,3 +5,5 @@ export * from './shutdown.js';
 export * from './paths.js';
 export * from './events.js';
 export * from './in-process-bus.js';
+export * from './match-options.js';
+export * from './image-source/index.js';

@@ -1,1 +1,6 @@
-export {};
+export { buildApp, apiRoutes, buildOpenApi } from './app.js';
+export { startApi, type ApiService, type ApiServiceOptions } from './api-service.js';
+export type { ApiDeps, ApiSettings } from './deps.js';
+export { httpStatus } from './http-errors.js';
+export { Watchlist } from './blacklist/watchlist.js';
+export { generateOpenApi, openApiFile } from './openapi-document.js';

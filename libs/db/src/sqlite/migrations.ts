@@ -1,0 +1,170 @@
+import type { Database } from 'better-sqlite3';
+import { AppError, ErrorCode, type Logger } from '@facewatch/core';
+
+export interface Migration {
+  /** Strictly increasing; recorded in schema_migrations once applied. */
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/**
+ * The SQLite schema, oldest first. A released migration is never edited: change the schema by
+ * appending one. Each runs in its own IMMEDIATE transaction together with its schema_migrations row.
+ */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'persons, reference images and faces, processed images',
+    sql: `
+      CREATE TABLE persons (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        reason      TEXT,
+        folder      TEXT NOT NULL UNIQUE,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+      );
+      CREATE INDEX persons_by_created_at ON persons (created_at, name, id);
+
+      CREATE TABLE reference_images (
+        id          TEXT PRIMARY KEY,
+        person_id   TEXT NOT NULL REFERENCES persons (id) ON DELETE CASCADE,
+        file_name   TEXT NOT NULL,
+        sha256      TEXT NOT NULL,
+        bytes       INTEGER NOT NULL,
+        created_at  TEXT NOT NULL,
+        UNIQUE (person_id, file_name)
+      );
+
+      -- embedding: float32 little-endian; box: JSON {x, y, w, h}
+      CREATE TABLE reference_faces (
+        id          TEXT PRIMARY KEY,
+        image_id    TEXT NOT NULL REFERENCES reference_images (id) ON DELETE CASCADE,
+        person_id   TEXT NOT NULL REFERENCES persons (id) ON DELETE CASCADE,
+        model       TEXT NOT NULL,
+        embedding   BLOB NOT NULL,
+        norm        REAL NOT NULL,
+        box         TEXT NOT NULL
+      );
+      CREATE INDEX reference_faces_by_image ON reference_faces (image_id);
+      CREATE INDEX reference_faces_by_person ON reference_faces (person_id);
+      CREATE INDEX reference_faces_by_model ON reference_faces (model);
+
+      -- processed_at is kept as given (ISO-8601); processed_at_ms (epoch ms) orders and filters, so
+      -- timestamps with different offsets or precisions still compare correctly.
+      CREATE TABLE processed_images (
+        id                 TEXT PRIMARY KEY,
+        identifier         TEXT NOT NULL,
+        source             TEXT NOT NULL,
+        sha256             TEXT,
+        stored_image_path  TEXT,
+        width              INTEGER,
+        height             INTEGER,
+        model_name         TEXT NOT NULL,
+        detector_backend   TEXT NOT NULL,
+        distance_metric    TEXT NOT NULL,
+        matched            INTEGER NOT NULL CHECK (matched IN (0, 1)),
+        error_code         TEXT,
+        error_message      TEXT,
+        processed_at       TEXT NOT NULL,
+        processed_at_ms    INTEGER NOT NULL,
+        face_count         INTEGER NOT NULL
+      );
+      CREATE INDEX processed_images_newest ON processed_images (processed_at_ms DESC, id);
+      CREATE INDEX processed_images_by_matched ON processed_images (matched, processed_at_ms DESC, id);
+
+      -- facial_area: JSON in the API's shape
+      CREATE TABLE processed_faces (
+        image_id     TEXT NOT NULL REFERENCES processed_images (id) ON DELETE CASCADE,
+        face_index   INTEGER NOT NULL,
+        facial_area  TEXT NOT NULL,
+        confidence   REAL NOT NULL,
+        decision     TEXT NOT NULL CHECK (decision IN ('match', 'unknown')),
+        PRIMARY KEY (image_id, face_index)
+      ) WITHOUT ROWID;
+
+      -- person_id has no foreign key on purpose: the alerts of a deleted person stay.
+      CREATE TABLE face_matches (
+        image_id    TEXT NOT NULL,
+        face_index  INTEGER NOT NULL,
+        rank        INTEGER NOT NULL,
+        person_id   TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        identity    TEXT NOT NULL,
+        distance    REAL NOT NULL,
+        threshold   REAL NOT NULL,
+        target_x    REAL NOT NULL,
+        target_y    REAL NOT NULL,
+        target_w    REAL NOT NULL,
+        target_h    REAL NOT NULL,
+        source_x    REAL NOT NULL,
+        source_y    REAL NOT NULL,
+        source_w    REAL NOT NULL,
+        source_h    REAL NOT NULL,
+        PRIMARY KEY (image_id, face_index, rank),
+        FOREIGN KEY (image_id, face_index) REFERENCES processed_faces (image_id, face_index) ON DELETE CASCADE
+      ) WITHOUT ROWID;
+      CREATE INDEX face_matches_by_person ON face_matches (person_id, image_id);
+    `,
+  },
+  {
+    version: 2,
+    name: 'vector index entries',
+    sql: `
+      -- One row per embedding model: its dimension is fixed once the index exists.
+      CREATE TABLE vector_indexes (
+        model       TEXT PRIMARY KEY,
+        dimensions  INTEGER NOT NULL CHECK (dimensions > 0),
+        created_at  TEXT NOT NULL
+      );
+      -- The exact-scan index's own rows (float32 little-endian), loaded into memory on open.
+      CREATE TABLE vector_entries (
+        model   TEXT NOT NULL REFERENCES vector_indexes (model) ON DELETE CASCADE,
+        id      TEXT NOT NULL,
+        vector  BLOB NOT NULL,
+        UNIQUE (model, id)
+      );
+    `,
+  },
+];
+
+/**
+ * Brings the database up to the newest migration. Safe to run on every open and from two processes
+ * at once: each migration checks, applies and records itself inside one IMMEDIATE transaction.
+ * Refuses a database whose schema is newer than this build. Returns the versions it applied.
+ */
+export function migrate(db: Database, log?: Logger, list: readonly Migration[] = migrations): number[] {
+  for (let i = 1; i < list.length; i++) {
+    if (list[i]!.version <= list[i - 1]!.version) throw new AppError(ErrorCode.INTERNAL, 'migration versions must strictly increase');
+  }
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    applied_at  TEXT NOT NULL
+  )`);
+  const newest = (db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }).v;
+  const known = list.at(-1)?.version ?? 0;
+  if (newest !== null && newest > known) {
+    throw new AppError(ErrorCode.DB_UNAVAILABLE, `database schema version ${newest} is newer than this build knows (${known})`, {
+      retryable: false,
+      details: { schemaVersion: newest, knownVersion: known },
+    });
+  }
+  const isApplied = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').pluck();
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const apply = db.transaction((m: Migration): boolean => {
+    if (isApplied.get(m.version) !== undefined) return false;
+    db.exec(m.sql);
+    record.run(m.version, m.name, new Date().toISOString());
+    return true;
+  });
+  const applied: number[] = [];
+  for (const m of list) {
+    if (apply.immediate(m)) {
+      applied.push(m.version);
+      log?.info({ version: m.version, migration: m.name }, 'migration applied');
+    }
+  }
+  return applied;
+}

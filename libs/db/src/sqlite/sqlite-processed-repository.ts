@@ -1,0 +1,217 @@
+import type { Statement } from 'better-sqlite3';
+import { AppError, ErrorCode } from '@facewatch/core';
+import type { Decision, FaceRecord, FacialAreaRecord, MatchRecord, ProcessedImage, ProcessedQuery, ProcessedRepository } from '../types.js';
+import { paging } from './paging.js';
+import type { SqliteContext } from './sqlite-context.js';
+
+interface ImageRow {
+  id: string;
+  identifier: string;
+  source: string;
+  sha256: string | null;
+  stored_image_path: string | null;
+  width: number | null;
+  height: number | null;
+  model_name: string;
+  detector_backend: string;
+  distance_metric: string;
+  matched: number;
+  error_code: string | null;
+  error_message: string | null;
+  processed_at: string;
+}
+
+interface FaceRow {
+  image_id: string;
+  face_index: number;
+  facial_area: string;
+  confidence: number;
+  decision: Decision;
+}
+
+type MatchRow = { image_id: string; face_index: number } & MatchRecord;
+
+const imageColumns = `p.id, p.identifier, p.source, p.sha256, p.stored_image_path, p.width, p.height, p.model_name,
+  p.detector_backend, p.distance_metric, p.matched, p.error_code, p.error_message, p.processed_at`;
+
+const matchColumns = `person_id, name, identity, distance, threshold, target_x, target_y, target_w, target_h,
+  source_x, source_y, source_w, source_h`;
+
+function epochMs(iso: string, what: string): number {
+  const ms = typeof iso === 'string' ? Date.parse(iso) : Number.NaN;
+  if (Number.isNaN(ms)) throw new AppError(ErrorCode.INVALID_ARGUMENT, `${what} must be an ISO-8601 timestamp, got ${String(iso)}`);
+  return ms;
+}
+
+/**
+ * Processed images with their faces and matches. Matches keep the person's id and name as they were:
+ * deleting a person leaves their past alerts in place.
+ */
+export class SqliteProcessedRepository implements ProcessedRepository {
+  readonly #ctx: SqliteContext;
+  /** List statements by filter combination (at most 8). */
+  readonly #listStatements = new Map<string, { count: Statement; page: Statement }>();
+
+  constructor(ctx: SqliteContext) {
+    this.#ctx = ctx;
+  }
+
+  async save(result: ProcessedImage): Promise<void> {
+    const processedAtMs = epochMs(result.processed_at, 'processed_at');
+    this.#ctx.run(`saving processed image ${result.id}`, () => {
+      const ctx = this.#ctx;
+      ctx.db
+        .transaction(() => {
+          ctx
+            .prepare(
+              `INSERT INTO processed_images (id, identifier, source, sha256, stored_image_path, width, height, model_name, detector_backend,
+                distance_metric, matched, error_code, error_message, processed_at, processed_at_ms, face_count)
+              VALUES (@id, @identifier, @source, @sha256, @stored_image_path, @width, @height, @model_name, @detector_backend,
+                @distance_metric, @matched, @error_code, @error_message, @processed_at, @processed_at_ms, @face_count)
+              ON CONFLICT (id) DO UPDATE SET identifier = excluded.identifier, source = excluded.source, sha256 = excluded.sha256,
+                stored_image_path = excluded.stored_image_path, width = excluded.width, height = excluded.height,
+                model_name = excluded.model_name, detector_backend = excluded.detector_backend, distance_metric = excluded.distance_metric,
+                matched = excluded.matched, error_code = excluded.error_code, error_message = excluded.error_message,
+                processed_at = excluded.processed_at, processed_at_ms = excluded.processed_at_ms, face_count = excluded.face_count`,
+            )
+            .run({
+              id: result.id,
+              identifier: result.image_path_or_identifier,
+              source: result.source,
+              sha256: result.sha256,
+              stored_image_path: result.stored_image_path,
+              width: result.width,
+              height: result.height,
+              model_name: result.model_name,
+              detector_backend: result.detector_backend,
+              distance_metric: result.distance_metric,
+              matched: result.matched ? 1 : 0,
+              error_code: result.error?.code ?? null,
+              error_message: result.error?.message ?? null,
+              processed_at: result.processed_at,
+              processed_at_ms: processedAtMs,
+              face_count: result.faces.length,
+            });
+          // a redelivered result replaces the faces (and, by cascade, the matches) it had
+          ctx.prepare('DELETE FROM processed_faces WHERE image_id = ?').run(result.id);
+          const insertFace = ctx.prepare('INSERT INTO processed_faces (image_id, face_index, facial_area, confidence, decision) VALUES (?, ?, ?, ?, ?)');
+          const insertMatch = ctx.prepare(
+            `INSERT INTO face_matches (image_id, face_index, rank, ${matchColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          );
+          for (const face of result.faces) {
+            insertFace.run(result.id, face.face_index, JSON.stringify(face.facial_area), face.confidence, face.decision);
+            face.blacklist_matches.forEach((m, rank) => {
+              insertMatch.run(
+                result.id, face.face_index, rank, m.person_id, m.name, m.identity, m.distance, m.threshold,
+                m.target_x, m.target_y, m.target_w, m.target_h, m.source_x, m.source_y, m.source_w, m.source_h,
+              );
+            });
+          }
+        })
+        .immediate();
+    });
+  }
+
+  async get(id: string): Promise<ProcessedImage | undefined> {
+    return this.#ctx.run(`reading processed image ${id}`, () => {
+      const ctx = this.#ctx;
+      return ctx.db.transaction(() => {
+        const row = ctx.prepare(`SELECT ${imageColumns} FROM processed_images p WHERE p.id = ?`).get(id) as ImageRow | undefined;
+        return row && this.#withFaces([row])[0];
+      })();
+    });
+  }
+
+  /**
+   * Newest first (processed_at, then id); `matched`, `personId` (images with a match of that person)
+   * and `since` (processed at or after it) combine with AND; total_items counts the filtered rows.
+   * Without a limit, every row.
+   */
+  async list(query: ProcessedQuery = {}): Promise<{ total_items: number; items: ProcessedImage[] }> {
+    const { offset, limit } = paging(query);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.matched !== undefined) {
+      where.push('p.matched = ?');
+      params.push(query.matched ? 1 : 0);
+    }
+    if (query.personId !== undefined) {
+      // Not `EXISTS (… m.image_id = p.id)`: SQLite 3.51.2 (better-sqlite3 12.6.2) turns that into a join
+      // and then ignores OFFSET when the newest-first index gives the order (the contract suite catches it).
+      where.push('p.id IN (SELECT m.image_id FROM face_matches m WHERE m.person_id = ?)');
+      params.push(query.personId);
+    }
+    if (query.since !== undefined) {
+      where.push('p.processed_at_ms >= ?');
+      params.push(epochMs(query.since, 'since'));
+    }
+    return this.#ctx.run('listing processed images', () => {
+      const { count, page } = this.#listStatement(where);
+      return this.#ctx.db.transaction(() => {
+        const total = count.pluck().get(...params) as number;
+        const rows = page.all(...params, limit, offset) as ImageRow[];
+        return { total_items: total, items: this.#withFaces(rows) };
+      })();
+    });
+  }
+
+  #listStatement(where: string[]): { count: Statement; page: Statement } {
+    const clause = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
+    let statements = this.#listStatements.get(clause);
+    if (statements === undefined) {
+      statements = {
+        count: this.#ctx.db.prepare(`SELECT count(*) FROM processed_images p ${clause}`),
+        page: this.#ctx.db.prepare(`SELECT ${imageColumns} FROM processed_images p ${clause} ORDER BY p.processed_at_ms DESC, p.id LIMIT ? OFFSET ?`),
+      };
+      this.#listStatements.set(clause, statements);
+    }
+    return statements;
+  }
+
+  /** The API shape of image rows, with their faces (by face_index) and matches (by rank). */
+  #withFaces(rows: ImageRow[]): ProcessedImage[] {
+    if (rows.length === 0) return [];
+    const ids = JSON.stringify(rows.map((r) => r.id));
+    const faceRows = this.#ctx
+      .prepare('SELECT image_id, face_index, facial_area, confidence, decision FROM processed_faces WHERE image_id IN (SELECT value FROM json_each(?)) ORDER BY image_id, face_index')
+      .all(ids) as FaceRow[];
+    const matchRows = this.#ctx
+      .prepare(`SELECT image_id, face_index, ${matchColumns} FROM face_matches WHERE image_id IN (SELECT value FROM json_each(?)) ORDER BY image_id, face_index, rank`)
+      .all(ids) as MatchRow[];
+    const matchesOf = new Map<string, MatchRecord[]>();
+    for (const { image_id, face_index, ...match } of matchRows) {
+      const key = `${face_index}\u0000${image_id}`;
+      let list = matchesOf.get(key);
+      if (list === undefined) matchesOf.set(key, (list = []));
+      list.push(match);
+    }
+    const facesOf = new Map<string, FaceRecord[]>();
+    for (const f of faceRows) {
+      let list = facesOf.get(f.image_id);
+      if (list === undefined) facesOf.set(f.image_id, (list = []));
+      list.push({
+        face_index: f.face_index,
+        facial_area: JSON.parse(f.facial_area) as FacialAreaRecord,
+        confidence: f.confidence,
+        decision: f.decision,
+        blacklist_matches: matchesOf.get(`${f.face_index}\u0000${f.image_id}`) ?? [],
+      });
+    }
+    return rows.map((r) => ({
+      id: r.id,
+      image_path_or_identifier: r.identifier,
+      source: r.source,
+      sha256: r.sha256,
+      stored_image_path: r.stored_image_path,
+      width: r.width,
+      height: r.height,
+      model_name: r.model_name,
+      detector_backend: r.detector_backend,
+      distance_metric: r.distance_metric,
+      faces: facesOf.get(r.id) ?? [],
+      matched: r.matched === 1,
+      error: r.error_code === null ? null : { code: r.error_code, message: r.error_message ?? '' },
+      processed_at: r.processed_at,
+    }));
+  }
+}

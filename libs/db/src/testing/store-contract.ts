@@ -1,0 +1,347 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, test } from 'node:test';
+import type { FaceRecord, MatchRecord, ProcessedImage, ReferenceFace, ReferenceImage, Store } from '../types.js';
+
+/** Opens an empty store; `cleanup` closes it and removes what it created. */
+export type MakeStore = () => Promise<{ store: Store; cleanup(): Promise<void> }>;
+
+const t = (minute: number): string => new Date(Date.UTC(2024, 4, 1, 10, minute)).toISOString();
+
+export function referenceImage(id: string, personId: string, fileName: string): ReferenceImage {
+  return { id, personId, fileName, sha256: `sha-${id}`, bytes: 1000 + fileName.length, createdAt: t(0) };
+}
+
+export function referenceFace(id: string, image: ReferenceImage, model = 'fr_feature', seed = 1): ReferenceFace {
+  // values chosen to need every bit of a float32 (a lossy round trip would show)
+  const embedding = Float32Array.from({ length: 8 }, (_, i) => Math.fround(Math.sin(seed * 7.31 + i) * 1.37));
+  return { id, imageId: image.id, personId: image.personId, model, embedding, norm: 1.25 + seed / 3, box: { x: 10 * seed, y: 20, w: 85, h: 106 } };
+}
+
+export function matchRecord(personId: string, name: string, distance: number): MatchRecord {
+  return {
+    person_id: personId,
+    name,
+    identity: `blacklist_db/${name.toLowerCase()}/1.jpg`,
+    distance,
+    threshold: 0.63,
+    target_x: 93,
+    target_y: 121,
+    target_w: 85,
+    target_h: 106,
+    source_x: 4.5,
+    source_y: 7,
+    source_w: 140,
+    source_h: 150,
+  };
+}
+
+export function faceRecord(faceIndex: number, matches: MatchRecord[]): FaceRecord {
+  return {
+    face_index: faceIndex,
+    facial_area: {
+      x: 93 + faceIndex,
+      y: 121,
+      w: 85,
+      h: 106,
+      left_eye: [169, 161],
+      right_eye: [140, 161],
+      nose: [168, 182],
+      mouth_left: [166, 200],
+      mouth_right: [143, 200],
+    },
+    confidence: 0.9214 - faceIndex / 100,
+    decision: matches.length > 0 ? 'match' : 'unknown',
+    blacklist_matches: matches,
+  };
+}
+
+export function processedImage(id: string, processedAt: string, faces: FaceRecord[]): ProcessedImage {
+  return {
+    id,
+    image_path_or_identifier: `inbox/${id}.jpg`,
+    source: 'inbox',
+    sha256: `sha-${id}`,
+    stored_image_path: `processed_images_output/${id}.jpg`,
+    width: 640,
+    height: 480,
+    model_name: 'fr_feature',
+    detector_backend: 'yunet',
+    distance_metric: 'cosine',
+    faces,
+    matched: faces.some((f) => f.decision === 'match'),
+    error: null,
+    processed_at: processedAt,
+  };
+}
+
+const ids = (page: { items: { id: string }[] }): string[] => page.items.map((i) => i.id);
+
+/**
+ * The behaviour every Store implementation must show (persons, reference images and faces,
+ * processed results, vector index instances), through the interfaces only.
+ */
+export function storeContract(name: string, makeStore: MakeStore): void {
+  async function withStore(body: (store: Store) => Promise<void>): Promise<void> {
+    const { store, cleanup } = await makeStore();
+    try {
+      await body(store);
+    } finally {
+      await cleanup();
+    }
+  }
+
+  describe(`Store contract: ${name}`, () => {
+    test('ping answers', async () => {
+      await withStore(async (store) => {
+        assert.equal(await store.ping(), undefined);
+      });
+    });
+
+    test('persons: create, get, getByFolder, update', async () => {
+      await withStore(async (store) => {
+        const created = await store.persons.create({ id: 'p1', name: 'Alice', reason: 'shoplifting', folder: 'alice' });
+        assert.equal(Number.isNaN(Date.parse(created.createdAt)), false);
+        assert.deepEqual(created, { id: 'p1', name: 'Alice', reason: 'shoplifting', folder: 'alice', imageCount: 0, createdAt: created.createdAt, updatedAt: created.createdAt });
+        assert.deepEqual(await store.persons.get('p1'), created);
+        assert.deepEqual(await store.persons.getByFolder('alice'), created);
+        assert.equal(await store.persons.get('nobody'), undefined);
+        assert.equal(await store.persons.getByFolder('nobody'), undefined);
+
+        const renamed = await store.persons.update('p1', { name: 'Alice B.' });
+        assert.deepEqual({ ...renamed, updatedAt: undefined }, { ...created, name: 'Alice B.', updatedAt: undefined });
+        assert.ok(renamed !== undefined && renamed.updatedAt >= created.updatedAt);
+        const cleared = await store.persons.update('p1', { reason: null });
+        assert.deepEqual({ name: cleared?.name, reason: cleared?.reason }, { name: 'Alice B.', reason: null });
+        assert.deepEqual(await store.persons.get('p1'), cleared);
+        assert.equal(await store.persons.update('nobody', { name: 'X' }), undefined);
+      });
+    });
+
+    test('persons: a duplicate id or folder is INVALID_ARGUMENT', async () => {
+      await withStore(async (store) => {
+        await store.persons.create({ id: 'p1', name: 'Alice', reason: null, folder: 'alice' });
+        await assert.rejects(store.persons.create({ id: 'p1', name: 'Other', reason: null, folder: 'other' }), { name: 'AppError', code: 'INVALID_ARGUMENT' });
+        await assert.rejects(store.persons.create({ id: 'p2', name: 'Other', reason: null, folder: 'alice' }), { name: 'AppError', code: 'INVALID_ARGUMENT' });
+        assert.equal((await store.persons.list()).total, 1);
+      });
+    });
+
+    test('persons: list is oldest first then by name, with total and pagination', async () => {
+      await withStore(async (store) => {
+        await store.persons.create({ id: 'z', name: 'Zoe', reason: null, folder: 'zoe' });
+        await sleep(5); // a later created_at than Zoe's
+        await store.persons.create({ id: 'a', name: 'Adam', reason: null, folder: 'adam' });
+        await store.persons.create({ id: 'b', name: 'Bea', reason: null, folder: 'bea' });
+        const all = await store.persons.list();
+        assert.deepEqual({ total: all.total, ids: ids(all) }, { total: 3, ids: ['z', 'a', 'b'] });
+        const page = await store.persons.list({ offset: 1, limit: 1 });
+        assert.deepEqual({ total: page.total, ids: ids(page) }, { total: 3, ids: ['a'] });
+        const past = await store.persons.list({ offset: 5, limit: 10 });
+        assert.deepEqual({ total: past.total, ids: ids(past) }, { total: 3, ids: [] });
+        await assert.rejects(store.persons.list({ offset: -1 }), { name: 'AppError', code: 'INVALID_ARGUMENT' });
+      });
+    });
+
+    test('references: imageCount counts images; listImages and removeImage', async () => {
+      await withStore(async (store) => {
+        await store.persons.create({ id: 'p1', name: 'Alice', reason: null, folder: 'alice' });
+        const img1 = referenceImage('i1', 'p1', '1.jpg');
+        const img2 = { ...referenceImage('i2', 'p1', '2.jpg'), createdAt: t(1) };
+        await store.references.addImage(img1, [referenceFace('f1', img1)]);
+        await store.references.addImage(img2, [referenceFace('f2', img2, 'fr_feature', 2), referenceFace('f3', img2, 'fr_feature', 3)]);
+        assert.equal((await store.persons.get('p1'))?.imageCount, 2);
+        assert.deepEqual((await store.persons.list()).items.map((p) => p.imageCount), [2]);
+        assert.deepEqual(await store.references.listImages('p1'), [img1, img2]);
+        assert.deepEqual(await store.references.listImages('nobody'), []);
+
+        assert.deepEqual((await store.references.removeImage('i2')).sort(), ['f2', 'f3']);
+        assert.deepEqual(await store.references.removeImage('i2'), []);
+        assert.deepEqual(await store.references.listImages('p1'), [img1]);
+        assert.equal((await store.persons.get('p1'))?.imageCount, 1);
+        assert.deepEqual(await store.references.facesByIds(['f2', 'f3']), []);
+      });
+    });
+
+    test('references: faces round-trip (embedding bytes, norm, box, model), by id and by model', async () => {
+      await withStore(async (store) => {
+        await store.persons.create({ id: 'p1', name: 'Alice', reason: null, folder: 'alice' });
+        const img = referenceImage('i1', 'p1', '1.jpg');
+        const f1 = referenceFace('f1', img, 'fr_feature', 1);
+        const f2 = referenceFace('f2', img, 'fr_feature', 2);
+        const other = referenceFace('f3', img, 'other_model', 3);
+        await store.references.addImage(img, [f1, f2, other]);
+
+        const [b, a, c] = await store.references.facesByIds(['f2', 'missing', 'f1', 'f3', 'f2']);
+        assert.deepEqual([b, a, c], [f2, f1, other]);
+        assert.ok(a !== undefined && a.embedding instanceof Float32Array);
+        assert.deepEqual(Buffer.from(a.embedding.buffer, a.embedding.byteOffset, a.embedding.byteLength), Buffer.from(f1.embedding.buffer));
+        assert.equal(a.norm, f1.norm);
+        assert.deepEqual(a.box, { x: 10, y: 20, w: 85, h: 106 });
+        assert.deepEqual(await store.references.facesByIds([]), []);
+
+        assert.deepEqual((await store.references.allFaces('fr_feature')).sort((x, y) => x.id.localeCompare(y.id)), [f1, f2]);
+        assert.deepEqual(await store.references.allFaces('other_model'), [other]);
+        assert.deepEqual(await store.references.allFaces('no_model'), []);
+      });
+    });
+
+    test('references: addImage of an unknown person is PERSON_NOT_FOUND; a failed addImage stores nothing', async () => {
+      await withStore(async (store) => {
+        const orphan = referenceImage('i0', 'nobody', '1.jpg');
+        await assert.rejects(store.references.addImage(orphan, [referenceFace('f0', orphan)]), { name: 'AppError', code: 'PERSON_NOT_FOUND' });
+
+        await store.persons.create({ id: 'p1', name: 'Alice', reason: null, folder: 'alice' });
+        const img = referenceImage('i1', 'p1', '1.jpg');
+        // the second face reuses the first one's id: the whole image must be refused
+        await assert.rejects(store.references.addImage(img, [referenceFace('f1', img), referenceFace('f1', img, 'fr_feature', 2)]), {
+          name: 'AppError',
+          code: 'INVALID_ARGUMENT',
+        });
+        assert.deepEqual(await store.references.listImages('p1'), []);
+        assert.deepEqual(await store.references.facesByIds(['f1']), []);
+        assert.equal((await store.persons.get('p1'))?.imageCount, 0);
+
+        await store.references.addImage(img, [referenceFace('f1', img)]);
+        await assert.rejects(store.references.addImage({ ...img, id: 'i2' }, []), { name: 'AppError', code: 'INVALID_ARGUMENT' }, 'same file name twice');
+        assert.equal((await store.persons.get('p1'))?.imageCount, 1);
+      });
+    });
+
+    test('persons: delete cascades to images and faces and returns the removed face ids', async () => {
+      await withStore(async (store) => {
+        await store.persons.create({ id: 'p1', name: 'Alice', reason: null, folder: 'alice' });
+        await store.persons.create({ id: 'p2', name: 'Bob', reason: null, folder: 'bob' });
+        const a1 = referenceImage('a1', 'p1', '1.jpg');
+        const a2 = referenceImage('a2', 'p1', '2.jpg');
+        const b1 = referenceImage('b1', 'p2', '1.jpg');
+        await store.references.addImage(a1, [referenceFace('fa1', a1)]);
+        await store.references.addImage(a2, [referenceFace('fa2', a2, 'fr_feature', 2), referenceFace('fa3', a2, 'fr_feature', 3)]);
+        await store.references.addImage(b1, [referenceFace('fb1', b1, 'fr_feature', 4)]);
+
+        const result = await store.persons.delete('p1');
+        assert.deepEqual({ deleted: result.deleted, faceIds: [...result.faceIds].sort() }, { deleted: true, faceIds: ['fa1', 'fa2', 'fa3'] });
+        assert.equal(await store.persons.get('p1'), undefined);
+        assert.deepEqual(await store.references.listImages('p1'), []);
+        assert.deepEqual(await store.references.facesByIds(['fa1', 'fa2', 'fa3']), []);
+        assert.deepEqual((await store.references.allFaces('fr_feature')).map((f) => f.id), ['fb1']);
+        assert.deepEqual(ids(await store.persons.list()), ['p2']);
+        assert.equal((await store.persons.get('p2'))?.imageCount, 1);
+        assert.deepEqual(await store.persons.delete('p1'), { deleted: false, faceIds: [] });
+      });
+    });
+
+    test('processed: save then get returns the same result, faces by face_index and matches by rank', async () => {
+      await withStore(async (store) => {
+        const face0 = faceRecord(0, [matchRecord('p1', 'Alice', 0.21), matchRecord('p2', 'Bob', 0.4)]);
+        const face1 = faceRecord(1, []);
+        const result = processedImage('r1', t(5), [face1, face0]);
+        await store.processed.save(result);
+        assert.deepEqual(await store.processed.get('r1'), { ...result, faces: [face0, face1] });
+
+        const failed: ProcessedImage = {
+          ...processedImage('r2', t(6), []),
+          sha256: null,
+          stored_image_path: null,
+          width: null,
+          height: null,
+          error: { code: 'IMAGE_CORRUPT', message: 'not a JPEG' },
+        };
+        await store.processed.save(failed);
+        assert.deepEqual(await store.processed.get('r2'), failed);
+        assert.equal(await store.processed.get('missing'), undefined);
+      });
+    });
+
+    test('processed: list is newest first then by id, with total_items and pagination', async () => {
+      await withStore(async (store) => {
+        for (const [id, minute] of [['old', 1], ['b', 9], ['mid', 5], ['a', 9]] as const) {
+          await store.processed.save(processedImage(id, t(minute), [faceRecord(0, [])]));
+        }
+        const all = await store.processed.list({});
+        assert.deepEqual({ total: all.total_items, ids: ids(all) }, { total: 4, ids: ['a', 'b', 'mid', 'old'] });
+        assert.deepEqual(all.items[2], processedImage('mid', t(5), [faceRecord(0, [])]));
+        const page = await store.processed.list({ offset: 1, limit: 2 });
+        assert.deepEqual({ total: page.total_items, ids: ids(page) }, { total: 4, ids: ['b', 'mid'] });
+        const past = await store.processed.list({ offset: 10, limit: 2 });
+        assert.deepEqual({ total: past.total_items, ids: ids(past) }, { total: 4, ids: [] });
+        await assert.rejects(store.processed.list({ limit: -1 }), { name: 'AppError', code: 'INVALID_ARGUMENT' });
+      });
+    });
+
+    test('processed: list filters by matched, personId and since, and counts the filtered rows', async () => {
+      await withStore(async (store) => {
+        await store.processed.save(processedImage('r1', t(1), [faceRecord(0, [matchRecord('p1', 'Alice', 0.2)])]));
+        await store.processed.save(processedImage('r2', t(2), [faceRecord(0, [])]));
+        // p1 matches two faces of r3: r3 must still be listed once
+        await store.processed.save(
+          processedImage('r3', t(3), [
+            faceRecord(0, [matchRecord('p2', 'Bob', 0.3), matchRecord('p1', 'Alice', 0.5)]),
+            faceRecord(1, [matchRecord('p1', 'Alice', 0.25)]),
+          ]),
+        );
+        await store.processed.save(processedImage('r4', t(4), [faceRecord(0, [matchRecord('p2', 'Bob', 0.1)])]));
+
+        const check = async (query: Parameters<Store['processed']['list']>[0], total: number, expected: string[]): Promise<void> => {
+          const page = await store.processed.list(query);
+          assert.deepEqual({ total: page.total_items, ids: ids(page) }, { total, ids: expected }, JSON.stringify(query));
+        };
+        await check({ matched: true }, 3, ['r4', 'r3', 'r1']);
+        await check({ matched: false }, 1, ['r2']);
+        await check({ personId: 'p1' }, 2, ['r3', 'r1']);
+        await check({ personId: 'p2' }, 2, ['r4', 'r3']);
+        await check({ personId: 'nobody' }, 0, []);
+        await check({ since: t(3) }, 2, ['r4', 'r3']);
+        await check({ since: '2024-05-01T12:02:00+02:00' }, 3, ['r4', 'r3', 'r2']);
+        await check({ since: t(2), matched: true }, 2, ['r4', 'r3']);
+        await check({ since: t(2), personId: 'p1', matched: true }, 1, ['r3']);
+        await check({ personId: 'p1', limit: 1 }, 2, ['r3']);
+        await check({ personId: 'p1', offset: 1, limit: 1 }, 2, ['r1']);
+        await assert.rejects(store.processed.list({ since: 'yesterday' }), { name: 'AppError', code: 'INVALID_ARGUMENT' });
+      });
+    });
+
+    test('processed: saving the same id again replaces the row, its faces and its matches', async () => {
+      await withStore(async (store) => {
+        const first = processedImage('r1', t(1), [faceRecord(0, [matchRecord('p1', 'Alice', 0.2)]), faceRecord(1, [matchRecord('p2', 'Bob', 0.3)])]);
+        await store.processed.save(first);
+        await store.processed.save(first); // redelivered
+        assert.deepEqual(await store.processed.get('r1'), first);
+        assert.equal((await store.processed.list({})).total_items, 1);
+
+        const second = { ...processedImage('r1', t(7), [faceRecord(0, [matchRecord('p3', 'Cleo', 0.15)])]), source: 'kafka' };
+        await store.processed.save(second);
+        assert.deepEqual(await store.processed.get('r1'), second);
+        const all = await store.processed.list({});
+        assert.deepEqual({ total: all.total_items, items: all.items }, { total: 1, items: [second] });
+        assert.equal((await store.processed.list({ personId: 'p1' })).total_items, 0);
+        assert.equal((await store.processed.list({ personId: 'p2' })).total_items, 0);
+        assert.equal((await store.processed.list({ personId: 'p3' })).total_items, 1);
+      });
+    });
+
+    test('deleting a person keeps the matches of past results', async () => {
+      await withStore(async (store) => {
+        await store.persons.create({ id: 'p1', name: 'Alice', reason: null, folder: 'alice' });
+        const img = referenceImage('i1', 'p1', '1.jpg');
+        await store.references.addImage(img, [referenceFace('f1', img)]);
+        const alert = processedImage('r1', t(1), [faceRecord(0, [matchRecord('p1', 'Alice', 0.2)])]);
+        await store.processed.save(alert);
+        assert.equal((await store.persons.delete('p1')).deleted, true);
+        assert.deepEqual(await store.processed.get('r1'), alert);
+        assert.deepEqual(ids(await store.processed.list({ personId: 'p1' })), ['r1']);
+      });
+    });
+
+    test('vectorIndex: one instance per model; a model keeps its dimension', async () => {
+      await withStore(async (store) => {
+        const a = await store.vectorIndex('model-a', 4);
+        assert.equal(await store.vectorIndex('model-a', 4), a);
+        const b = await store.vectorIndex('model-b', 8);
+        assert.notEqual(b, a);
+        assert.deepEqual([a.model, a.dimensions, b.model, b.dimensions], ['model-a', 4, 'model-b', 8]);
+        await assert.rejects(store.vectorIndex('model-a', 8), { name: 'AppError', code: 'INVALID_ARGUMENT' });
+      });
+    });
+  });
+}

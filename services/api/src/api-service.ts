@@ -1,0 +1,74 @@
+import type { Server } from 'node:http';
+import type { EventBus, FaceConfig, Logger } from '@facewatch/core';
+import type { Store } from '@facewatch/db';
+import { buildApp } from './app.js';
+import { BlacklistFolder } from './blacklist/blacklist-folder.js';
+import { watchBlacklistFolder, type BlacklistWatcher } from './blacklist/blacklist-watcher.js';
+import { Watchlist } from './blacklist/watchlist.js';
+import type { ApiDeps, ApiSettings } from './deps.js';
+import { ReplyWaiter } from './replies.js';
+
+export interface ApiServiceOptions {
+  settings: ApiSettings;
+  face: FaceConfig;
+  log: Logger;
+  store: Store;
+  faces: ApiDeps['faces'];
+  bus: EventBus;
+  resolveImage: ApiDeps['resolveImage'];
+  blacklistDir: string;
+  /** Follow hand edits of blacklist_db/ (on by default). */
+  watchBlacklist?: boolean;
+  port: number;
+  host: string;
+  version: string;
+}
+
+export interface ApiService {
+  server: Server;
+  /** The port actually bound (useful with port 0). */
+  port: number;
+  watchlist: Watchlist;
+  /** Stops accepting connections, waits for requests in flight, stops the folder watcher. */
+  close(): Promise<void>;
+}
+
+/** The api service: the watch-list (with its folder), the HTTP server, replies from the matcher. */
+export async function startApi(options: ApiServiceOptions): Promise<ApiService> {
+  const log = options.log.child({ component: 'api' });
+  const watchlist = new Watchlist({
+    store: options.store,
+    faces: options.faces,
+    folder: new BlacklistFolder(options.blacklistDir),
+    model: options.face.embedder,
+    log: log.child({ component: 'watchlist' }),
+  });
+  let watcher: BlacklistWatcher | undefined;
+  if (options.watchBlacklist ?? true) watcher = await watchBlacklistFolder(options.blacklistDir, watchlist, log.child({ component: 'blacklist-watcher' }));
+  const replies = new ReplyWaiter(options.bus);
+  await replies.start();
+  const app = buildApp({ ...options, log, watchlist, replies });
+  const server = app.listen(options.port, options.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  log.info({ host: options.host, port }, `facewatch API listening on http://${options.host}:${port} (docs at /docs)`);
+  return {
+    server,
+    port,
+    watchlist,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // alert streams never end by themselves: give requests in flight a moment, then cut the rest
+        setTimeout(() => server.closeAllConnections(), 2000).unref();
+      });
+      await watcher?.close();
+      await replies.close();
+    },
+  };
+}

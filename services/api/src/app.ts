@@ -1,0 +1,88 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { ApiDeps } from './deps.js';
+import { apiKeyCheck, errorMapper, readJson, requestId } from './middleware.js';
+import { buildOpenApi } from './openapi.js';
+import { validate, type RouteSpec } from './route.js';
+import { alertRoutes } from './routes/alerts.js';
+import { blacklistRoutes } from './routes/blacklist.js';
+import { detectRoutes } from './routes/detect.js';
+import { healthRoutes } from './routes/health.js';
+import { processRoutes } from './routes/process.js';
+
+export function apiRoutes(deps: ApiDeps): RouteSpec[] {
+  return [...healthRoutes(deps), ...detectRoutes(deps), ...processRoutes(deps), ...blacklistRoutes(deps), ...alertRoutes(deps)] as RouteSpec[];
+}
+
+const swaggerDir = (): string => join(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'), '..');
+const swaggerFiles: Record<string, string> = {
+  'swagger-ui.css': 'text/css',
+  'swagger-ui-bundle.js': 'application/javascript',
+  'swagger-ui-standalone-preset.js': 'application/javascript',
+  'favicon-32x32.png': 'image/png',
+};
+
+const docsPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>facewatch API</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script>
+<script src="/docs/swagger-init.js"></script>
+</body></html>`;
+const docsInit = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true, persistAuthorization: true });`;
+
+/** Builds the Koa application without listening, so tests drive it with no port. */
+export function buildApp(deps: ApiDeps): Koa {
+  const app = new Koa({ proxy: false });
+  const routes = apiRoutes(deps);
+  const openapi = buildOpenApi(routes, deps.version);
+  const checkKey = apiKeyCheck(deps.settings.apiKey);
+  const router = new Router({ prefix: '/api/v1' });
+
+  for (const r of routes) {
+    const handler = async (ctx: Koa.Context): Promise<void> => {
+      if (!r.isPublic) checkKey(ctx);
+      const body = r.body ? validate(r.body, await readJson(ctx, deps.settings.maxBodyBytes), 'body') : undefined;
+      const query = r.query ? validate(r.query, ctx.query, 'query') : undefined;
+      await r.handler(ctx, { body, query } as never);
+    };
+    // both /path and /path/ are served, as clients of the replaced server call either
+    const paths = r.path === '/' ? ['/'] : [r.path, `${r.path}/`];
+    for (const p of paths) router[r.method](p, handler);
+  }
+
+  app.use(requestId());
+  app.use(errorMapper(deps.log.child({ component: 'api' })));
+  app.use(async (ctx, next) => {
+    if (ctx.path === '/openapi.json') {
+      ctx.body = openapi;
+      return;
+    }
+    if (ctx.path === '/docs' || ctx.path === '/docs/') {
+      ctx.type = 'text/html';
+      ctx.body = docsPage;
+      return;
+    }
+    if (ctx.path === '/docs/swagger-init.js') {
+      ctx.type = 'application/javascript';
+      ctx.body = docsInit;
+      return;
+    }
+    const file = ctx.path.startsWith('/docs/') ? ctx.path.slice('/docs/'.length) : undefined;
+    if (file && swaggerFiles[file]) {
+      ctx.type = swaggerFiles[file]!;
+      ctx.set('Cache-Control', 'public, max-age=86400');
+      ctx.body = await readFile(join(swaggerDir(), file));
+      return;
+    }
+    await next();
+  });
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}
+
+export { buildOpenApi };

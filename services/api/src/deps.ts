@@ -1,0 +1,35 @@
+import type { EventBus, FaceConfig, Logger } from '@facewatch/core';
+import type { Store } from '@facewatch/db';
+import type { AnalyseOptions, AnalyseResult, PoolStats } from '@facewatch/face';
+import type { Watchlist } from './blacklist/watchlist.js';
+import type { ReplyWaiter } from './replies.js';
+
+export interface ApiSettings {
+  /** Largest JSON body (base64 images included). */
+  maxBodyBytes: number;
+  /** Largest single uploaded file. */
+  maxUploadBytes: number;
+  /** Files per multipart request. */
+  maxUploadFiles: number;
+  /** Images per process-images request. */
+  maxImagesPerRequest: number;
+  /** How long process-images waits for one image's result. */
+  resultTimeoutMs: number;
+  /** Required on every non-public route when set. */
+  apiKey: string | undefined;
+}
+
+/** Everything the HTTP edge needs; built by the composition root, faked by nothing (tests use the real ones). */
+export interface ApiDeps {
+  settings: ApiSettings;
+  face: FaceConfig;
+  log: Logger;
+  store: Store;
+  faces: { analyse(bytes: Uint8Array, options: AnalyseOptions): Promise<AnalyseResult>; readonly stats: PoolStats };
+  watchlist: Watchlist;
+  bus: EventBus;
+  replies: ReplyWaiter;
+  /** Resolves a client's image string (server path, URL, base64, data URI) to bytes, within policy. */
+  resolveImage: (input: string) => Promise<{ bytes: Uint8Array; kind: 'path' | 'url' | 'base64'; identifier: string }>;
+  version: string;
+}

@@ -1,0 +1,30 @@
+import { ErrorCode } from '@facewatch/core';
+
+/** The one table from error codes to HTTP statuses. 4xx: the caller can fix it; 5xx: we must. */
+export const httpStatus: Readonly<Record<ErrorCode, number>> = {
+  CONFIG_INVALID: 500,
+  INVALID_ARGUMENT: 422,
+  IMAGE_EMPTY: 422,
+  IMAGE_UNSUPPORTED_FORMAT: 422,
+  IMAGE_CORRUPT: 422,
+  IMAGE_TOO_LARGE: 413,
+  IMAGE_NOT_FOUND: 404,
+  PATH_NOT_ALLOWED: 403,
+  URL_NOT_ALLOWED: 400,
+  URL_FETCH_FAILED: 422,
+  PAYLOAD_TOO_LARGE: 413,
+  NO_FACE: 422,
+  MULTIPLE_FACES: 422,
+  PERSON_NOT_FOUND: 404,
+  RESULT_NOT_FOUND: 404,
+  NOT_FOUND: 404,
+  UNAUTHORIZED: 401,
+  DB_UNAVAILABLE: 503,
+  MODEL_MISSING: 503,
+  MODEL_CHECKSUM_MISMATCH: 503,
+  MODEL_DOWNLOAD_FAILED: 503,
+  INFERENCE_FAILED: 500,
+  POOL_BUSY: 503,
+  POOL_CLOSED: 503,
+  INTERNAL: 500,
+};

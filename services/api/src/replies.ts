@@ -1,0 +1,37 @@
+import { AppError, ErrorCode, Topic, type EventBus, type ImageProcessed, type Subscription } from '@facewatch/core';
+
+/**
+ * Request/reply over the bus: the API publishes `image received` and waits for the
+ * `image processed` event with the same event id. One subscription serves all requests.
+ */
+export class ReplyWaiter {
+  private readonly waiting = new Map<string, (event: ImageProcessed) => void>();
+  private subscription: Subscription | undefined;
+
+  constructor(private readonly bus: EventBus, private readonly group = 'api-replies') {}
+
+  async start(): Promise<void> {
+    this.subscription = await this.bus.subscribe(Topic.imageProcessed, { group: this.group, concurrency: 64 }, async (event) => {
+      this.waiting.get(event.event_id)?.(event);
+    });
+  }
+
+  /** Must be called before publishing, so a fast answer is not missed. */
+  expect(eventId: string, timeoutMs: number): Promise<ImageProcessed> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(eventId);
+        reject(new AppError(ErrorCode.INTERNAL, `no result for image event ${eventId} within ${timeoutMs} ms`, { retryable: true }));
+      }, timeoutMs);
+      this.waiting.set(eventId, (event) => {
+        clearTimeout(timer);
+        this.waiting.delete(eventId);
+        resolve(event);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.subscription?.close();
+  }
+}

@@ -1,0 +1,126 @@
+import type { Context } from 'koa';
+import multer from '@koa/multer';
+import { AppError, ErrorCode } from '@facewatch/core';
+import type { Person } from '@facewatch/db';
+import { z } from 'zod';
+import type { Upload } from '../blacklist/watchlist.js';
+import type { ApiDeps } from '../deps.js';
+import { ErrorBody, route, validate } from '../route.js';
+import { ImagesAdded, PageQuery, PersonCreated, PersonPage, PersonRecord, PersonUpdate } from '../schemas.js';
+
+const toRecord = (p: Person) => ({ id: p.id, name: p.name, reason: p.reason, image_count: p.imageCount, created_at: p.createdAt, updated_at: p.updatedAt });
+
+const CreateFields = z.object({
+  name: z.string().trim().min(1, 'name is required').max(200),
+  reason: z.string().max(2000).optional(),
+});
+
+export const blacklistRoutes = (deps: ApiDeps) => {
+  const upload = multer({
+    storage: multer.memoryStorage(),
+    limits: { fileSize: deps.settings.maxUploadBytes, files: deps.settings.maxUploadFiles, fields: 10, fieldSize: 64 * 1024 },
+  });
+  /** Reads the multipart body (bounded by file size and count); `images` are the files. */
+  const readMultipart = async (ctx: Context): Promise<{ fields: Record<string, unknown>; files: Upload[] }> => {
+    if (!ctx.is('multipart/form-data')) throw new AppError(ErrorCode.INVALID_ARGUMENT, 'send multipart/form-data with one or more `images` files');
+    await upload.fields([{ name: 'images' }])(ctx, async () => undefined);
+    const files = ((ctx.files as unknown as Record<string, { originalname: string; buffer: Buffer }[]> | undefined)?.['images'] ?? []).map((f) => ({
+      fileName: f.originalname,
+      bytes: new Uint8Array(f.buffer.buffer, f.buffer.byteOffset, f.buffer.byteLength),
+    }));
+    return { fields: (ctx.request as unknown as { body?: Record<string, unknown> }).body ?? {}, files };
+  };
+  const personId = (ctx: Context): string => ctx.params['id'] as string;
+  const notFound = { 404: { description: 'unknown person', schema: ErrorBody } };
+  const imagesField = { images: { description: 'Reference images, each showing exactly one face (JPEG, PNG, WebP, GIF, TIFF).', required: false } };
+
+  return [
+    route({
+      method: 'post',
+      path: '/blacklist',
+      tag: 'blacklist',
+      summary: 'Add a person to the watch-list, with reference images.',
+      multipart: {
+        fields: { name: { description: 'Display name.', required: true }, reason: { description: 'Why they are on the list.', required: false } },
+        files: imagesField,
+      },
+      responses: {
+        201: { description: 'created; `rejected` lists images that were not used and why', schema: PersonCreated },
+        413: { description: 'upload too large', schema: ErrorBody },
+        422: { description: 'invalid fields', schema: ErrorBody },
+      },
+      handler: async (ctx) => {
+        const { fields, files } = await readMultipart(ctx);
+        const input = validate(CreateFields, fields, 'body');
+        const { person, rejected } = await deps.watchlist.createPerson(input.name, input.reason ?? null, files);
+        ctx.status = 201;
+        ctx.body = { ...toRecord(person), rejected };
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/blacklist/:id/images',
+      tag: 'blacklist',
+      summary: "Add reference images to a person; reports how many were added and why others were rejected.",
+      params: { id: 'Person id.' },
+      multipart: { fields: {}, files: { images: { ...imagesField.images, required: true } } },
+      responses: { 200: { description: 'images added', schema: ImagesAdded }, ...notFound, 413: { description: 'upload too large', schema: ErrorBody } },
+      handler: async (ctx) => {
+        if (!(await deps.store.persons.get(personId(ctx)))) throw new AppError(ErrorCode.PERSON_NOT_FOUND, `no watch-list person with id ${personId(ctx)}`);
+        const { files } = await readMultipart(ctx);
+        if (files.length === 0) throw new AppError(ErrorCode.INVALID_ARGUMENT, 'no `images` files in the request');
+        const { person, added, rejected } = await deps.watchlist.addImages(personId(ctx), files);
+        ctx.body = { person_id: person.id, added, rejected, image_count: person.imageCount };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/blacklist',
+      tag: 'blacklist',
+      summary: 'List the watch-list.',
+      query: PageQuery,
+      responses: { 200: { description: 'persons', schema: PersonPage } },
+      handler: async (ctx, { query }) => {
+        const page = await deps.store.persons.list({ offset: query.offset, limit: query.limit });
+        ctx.body = { total_items: page.total, items: page.items.map(toRecord) };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/blacklist/:id',
+      tag: 'blacklist',
+      summary: 'One person.',
+      params: { id: 'Person id.' },
+      responses: { 200: { description: 'the person', schema: PersonRecord }, ...notFound },
+      handler: async (ctx) => {
+        const person = await deps.store.persons.get(personId(ctx));
+        if (!person) throw new AppError(ErrorCode.PERSON_NOT_FOUND, `no watch-list person with id ${personId(ctx)}`);
+        ctx.body = toRecord(person);
+      },
+    }),
+    route({
+      method: 'put',
+      path: '/blacklist/:id',
+      tag: 'blacklist',
+      summary: "Change a person's name or reason.",
+      params: { id: 'Person id.' },
+      body: PersonUpdate,
+      responses: { 200: { description: 'updated', schema: PersonRecord }, ...notFound, 422: { description: 'invalid fields', schema: ErrorBody } },
+      handler: async (ctx, { body }) => {
+        ctx.body = toRecord(await deps.watchlist.update(personId(ctx), body));
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/blacklist/:id',
+      tag: 'blacklist',
+      summary: 'Remove a person: their reference images, embeddings and folder. Past results keep their matches.',
+      params: { id: 'Person id.' },
+      responses: { 204: { description: 'deleted' }, ...notFound },
+      handler: async (ctx) => {
+        await deps.watchlist.delete(personId(ctx));
+        ctx.status = 204;
+      },
+    }),
+  ];
+};

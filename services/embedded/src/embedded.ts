@@ -1,0 +1,75 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  decodeBase64Image,
+  fetchImageUrl,
+  imageSourcePolicy,
+  InProcessBus,
+  readAllowedPath,
+  resolveImageInput,
+  type AppConfig,
+  type Logger,
+} from '@facewatch/core';
+import { openSqliteStore } from '@facewatch/db';
+import { startFacePool } from '@facewatch/face';
+import { startInboxWatcher } from '@facewatch/ingest';
+import { folderImageCopyStore, startMatcher, type ImageResolver } from '@facewatch/matcher';
+import { startApi } from '@facewatch/api';
+
+const version = '0.1.0';
+
+/**
+ * The embedded profile: ingest (watched inbox), matcher and api in one process, joined by the
+ * in-process bus, storing in SQLite. `npm start` runs this.
+ */
+export async function startEmbedded(config: AppConfig, log: Logger): Promise<{ close(): Promise<void>; port: number }> {
+  await Promise.all([config.storage.dataDir, config.storage.blacklistDir, config.storage.processedDir, config.inbox.dir].map((d) => mkdir(d, { recursive: true })));
+  const store = await openSqliteStore({ path: join(config.storage.dataDir, 'facewatch.db'), log: log.child({ component: 'store' }) });
+  const pool = await startFacePool(config.face, log);
+  const bus = new InProcessBus(log.child({ component: 'bus' }));
+  const policy = imageSourcePolicy(config);
+
+  const resolve: ImageResolver = async (reference) => {
+    if (reference.kind === 'path') return (await readAllowedPath(reference.path, policy)).bytes;
+    if (reference.kind === 'url') return (await fetchImageUrl(reference.url, policy)).bytes;
+    return decodeBase64Image(reference.data, policy.maxBytes);
+  };
+  const matcher = await startMatcher({
+    bus,
+    faces: pool,
+    store,
+    copies: folderImageCopyStore(config.storage.processedDir),
+    resolve,
+    config: config.face,
+    log,
+    concurrency: config.face.pool.workers * config.face.pool.tasksPerWorker * 2,
+  });
+  const api = await startApi({
+    settings: config.api,
+    face: config.face,
+    log,
+    store,
+    faces: pool,
+    bus,
+    resolveImage: (input) => resolveImageInput(input, policy),
+    blacklistDir: config.storage.blacklistDir,
+    port: config.api.port,
+    host: config.api.host,
+    version,
+  });
+  const inbox = await startInboxWatcher({ inboxDir: config.inbox.dir, bus, log: log.child({ component: 'inbox' }), stableMs: config.inbox.stableMs });
+  log.info({ inbox: config.inbox.dir, blacklist: config.storage.blacklistDir }, 'facewatch is running (embedded profile)');
+
+  return {
+    port: api.port,
+    // intake first, then the work in flight, then the engines
+    async close() {
+      await api.close();
+      await inbox.close();
+      await bus.drain();
+      await matcher.close();
+      await pool.close();
+      await store.close();
+    },
+  };
+}

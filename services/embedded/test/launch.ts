@@ -1,0 +1,96 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { projectRoot } from '@facewatch/core';
+import { fixturesDir } from '@facewatch/face/testing';
+
+export interface RunningProfile {
+  baseUrl: string;
+  dirs: { data: string; blacklist: string; processed: string; inbox: string };
+  /** Everything the process logged (stdout and stderr). */
+  output: () => string;
+  stop(): Promise<number | null>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * Starts `npm start`'s entry point (the embedded profile) as its own process, with its data in a
+ * temporary folder and the fixtures as the allowed server-path root, and waits until /ready.
+ */
+export async function startEmbeddedProcess(env: Record<string, string> = {}): Promise<RunningProfile> {
+  const work = mkdtempSync(join(tmpdir(), 'facewatch-e2e-'));
+  const dirs = { data: join(work, 'data'), blacklist: join(work, 'blacklist_db'), processed: join(work, 'processed'), inbox: join(work, 'inbox') };
+  Object.values(dirs).forEach((d) => mkdirSync(d, { recursive: true }));
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, [resolve(projectRoot(), 'services/embedded/dist/main.js')], {
+    cwd: projectRoot(),
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'info',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: dirs.data,
+      BLACKLIST_DB_PATH: dirs.blacklist,
+      PROCESSED_IMAGES_OUTPUT_DIR: dirs.processed,
+      INBOX_DIR: dirs.inbox,
+      INBOX_STABLE_MS: '300',
+      IMAGE_PATH_ROOTS: fixturesDir(),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`facewatch exited with ${child.exitCode} before it was ready:\n${output}`);
+    try {
+      const res = await fetch(`${baseUrl}/api/v1/ready`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`facewatch was not ready within 60 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    baseUrl,
+    dirs,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const code = await exited;
+      rmSync(work, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
