@@ -11,7 +11,9 @@ export interface RunningProfile {
   dirs: { data: string; blacklist: string; processed: string; inbox: string };
   /** Everything the process logged (stdout and stderr). */
   output: () => string;
-  stop(): Promise<number | null>;
+  /** Stops the process (SIGTERM); its folders are removed unless `keep`. */
+  stop(options?: { keep?: boolean }): Promise<number | null>;
+  work: string;
 }
 
 async function freePort(): Promise<number> {
@@ -29,8 +31,8 @@ async function freePort(): Promise<number> {
  * Starts `npm start`'s entry point (the embedded profile) as its own process, with its data in a
  * temporary folder and the fixtures as the allowed server-path root, and waits until /ready.
  */
-export async function startEmbeddedProcess(env: Record<string, string> = {}): Promise<RunningProfile> {
-  const work = mkdtempSync(join(tmpdir(), 'facewatch-e2e-'));
+export async function startEmbeddedProcess(env: Record<string, string> = {}, reuse?: { work: string }): Promise<RunningProfile> {
+  const work = reuse?.work ?? mkdtempSync(join(tmpdir(), 'facewatch-e2e-'));
   const dirs = { data: join(work, 'data'), blacklist: join(work, 'blacklist_db'), processed: join(work, 'processed'), inbox: join(work, 'inbox') };
   Object.values(dirs).forEach((d) => mkdirSync(d, { recursive: true }));
   const port = await freePort();
@@ -75,10 +77,11 @@ export async function startEmbeddedProcess(env: Record<string, string> = {}): Pr
     baseUrl,
     dirs,
     output: () => output,
-    async stop() {
+    work,
+    async stop(options = {}) {
       if (child.exitCode === null) child.kill('SIGTERM');
       const code = await exited;
-      rmSync(work, { recursive: true, force: true });
+      if (!options.keep) rmSync(work, { recursive: true, force: true });
       return code;
     },
   };
