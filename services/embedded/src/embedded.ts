@@ -57,7 +57,13 @@ export async function startEmbedded(config: AppConfig, log: Logger): Promise<{ c
     host: config.api.host,
     version,
   });
-  const inbox = await startInboxWatcher({ inboxDir: config.inbox.dir, bus, log: log.child({ component: 'inbox' }), stableMs: config.inbox.stableMs });
+  const inbox = await startInboxWatcher({
+    inboxDir: config.inbox.dir,
+    bus,
+    log: log.child({ component: 'inbox' }),
+    stableMs: config.inbox.stableMs,
+    maxInlineBytes: config.face.decode.maxBytes,
+  });
   log.info({ inbox: config.inbox.dir, blacklist: config.storage.blacklistDir }, 'facewatch is running (embedded profile)');
 
   return {
