@@ -7,3 +7,5 @@ export * from './events.js';
 export * from './in-process-bus.js';
 export * from './match-options.js';
 export * from './image-source/index.js';
+export * from './event-schemas.js';
+export * from './kafka/kafka-bus.js';

@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, test } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
+import { AppError, createLogger, ErrorCode, KafkaBus, Topic, type EventMap, type ImageReceived, type KafkaBusOptions } from '@facewatch/core';
+
+// Medium tests against a real Kafka broker (and schema registry): scripts/services.sh starts them
+// and the test runner passes KAFKA_BROKERS and SCHEMA_REGISTRY_URL. Isolation: unique topic and
+// group names per test.
+const brokers = process.env['KAFKA_BROKERS'];
+const registryUrl = process.env['SCHEMA_REGISTRY_URL'];
+assert.ok(brokers, 'KAFKA_BROKERS is not set: start the services (scripts/services.sh up) — these tests never skip');
+const log = createLogger({ level: 'silent' });
+const buses: KafkaBus[] = [];
+after(async () => {
+  await Promise.all(buses.map((b) => b.close()));
+});
+
+function names(): Record<Topic, string> {
+  const run = randomUUID().slice(0, 8);
+  return {
+    [Topic.imageReceived]: `t-${run}.images`,
+    [Topic.imageProcessed]: `t-${run}.results`,
+    [Topic.faceMatched]: `t-${run}.matches`,
+    [Topic.deadLetter]: `t-${run}.dlq`,
+  };
+}
+
+async function bus(topicNames: Record<Topic, string>, extra: Partial<KafkaBusOptions> = {}): Promise<KafkaBus> {
+  const b = await KafkaBus.start({
+    brokers: brokers!.split(','),
+    clientId: `test-${randomUUID().slice(0, 6)}`,
+    log,
+    topicNames,
+    partitions: 3,
+    replicationFactor: 1,
+    maxMessageBytes: 4 * 1024 * 1024,
+    retryInitialMs: 50,
+    retryMaxMs: 200,
+    ...extra,
+  });
+  buses.push(b);
+  return b;
+}
+
+const received = (n: number, bytes = new Uint8Array([1, 2, 3, n])): ImageReceived => ({
+  event_id: `e${n}`,
+  source: 'kafka',
+  identifier: `image-${n}.jpg`,
+  image: { kind: 'bytes', bytes },
+  received_at: new Date().toISOString(),
+});
+
+function collect<T extends Topic>(): { items: EventMap[T][]; handler: (e: EventMap[T]) => Promise<void>; until: (n: number) => Promise<void> } {
+  const items: EventMap[T][] = [];
+  return {
+    items,
+    handler: async (e) => {
+      items.push(e);
+    },
+    until: async (n) => {
+      const deadline = Date.now() + 30_000;
+      while (items.length < n) {
+        if (Date.now() > deadline) throw new Error(`only ${items.length} of ${n} messages arrived`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
+}
+
+test('events round-trip through real topics (bytes as base64), created with the configured partitions', async () => {
+  const topics = names();
+  const b = await bus(topics);
+  const got = collect<typeof Topic.imageReceived>();
+  await b.subscribe(Topic.imageReceived, { group: `g-${randomUUID()}` }, got.handler);
+  const bytes = new Uint8Array(300_000).map((_, i) => i % 251);
+  await b.publish(Topic.imageReceived, 'k1', received(1, bytes));
+  await got.until(1);
+  const e = got.items[0]!;
+  assert.equal(e.event_id, 'e1');
+  assert.equal(e.image.kind, 'bytes');
+  assert.deepEqual(e.image.kind === 'bytes' ? Buffer.from(e.image.bytes) : null, Buffer.from(bytes));
+  const admin = new Kafka({ brokers: brokers!.split(','), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  const meta = await admin.fetchTopicMetadata({ topics: [topics[Topic.imageReceived]] });
+  await admin.disconnect();
+  assert.equal(meta.topics[0]!.partitions.length, 3);
+});
+
+test('a malformed message and a poison message go to the dead-letter topic; the stream keeps flowing', async () => {
+  const topics = names();
+  const b = await bus(topics);
+  const dlq = collect<typeof Topic.deadLetter>();
+  await b.subscribe(Topic.deadLetter, { group: `dlq-${randomUUID()}` }, dlq.handler);
+  const handled: string[] = [];
+  await b.subscribe(Topic.imageReceived, { group: `g-${randomUUID()}` }, async (e) => {
+    if (e.identifier === 'poison.jpg') throw new AppError(ErrorCode.IMAGE_CORRUPT, 'cannot decode');
+    handled.push(e.event_id);
+  });
+  const raw = new Kafka({ brokers: brokers!.split(','), logLevel: logLevel.NOTHING }).producer();
+  await raw.connect();
+  await raw.send({ topic: topics[Topic.imageReceived], messages: [{ key: 'x', value: '{"not": "an event"' }, { key: 'x', value: JSON.stringify({ event_id: 'e2' }) }] });
+  await raw.disconnect();
+  await b.publish(Topic.imageReceived, 'x', { ...received(3), identifier: 'poison.jpg' });
+  await b.publish(Topic.imageReceived, 'x', received(4));
+  await dlq.until(3);
+  const deadline = Date.now() + 30_000;
+  while (!handled.includes('e4') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(handled, ['e4']);
+  assert.deepEqual(dlq.items.map((d) => d.error.code).sort(), ['IMAGE_CORRUPT', 'INVALID_ARGUMENT', 'INVALID_ARGUMENT']);
+  assert.ok(dlq.items.every((d) => d.topic === topics[Topic.imageReceived]));
+  const poison = dlq.items.find((d) => d.error.code === 'IMAGE_CORRUPT')!;
+  assert.equal((poison.payload as { identifier: string }).identifier, 'poison.jpg');
+  const undecodable = dlq.items.find((d) => (d.payload as { undecodable_base64?: string } | null)?.undecodable_base64);
+  assert.equal(Buffer.from((undecodable!.payload as { undecodable_base64: string }).undecodable_base64, 'base64').toString(), '{"not": "an event"');
+});
+
+test('a retryable failure is retried until it succeeds, and the offset is committed only after', async () => {
+  const topics = names();
+  const b = await bus(topics);
+  const group = `g-${randomUUID()}`;
+  let failures = 0;
+  const handled: string[] = [];
+  const sub = await b.subscribe(Topic.imageReceived, { group }, async (e) => {
+    if (e.event_id === 'e1' && failures < 3) {
+      failures++;
+      throw new AppError(ErrorCode.DB_UNAVAILABLE, 'database down');
+    }
+    handled.push(e.event_id);
+  });
+  await b.publish(Topic.imageReceived, 'same-key', received(1));
+  await b.publish(Topic.imageReceived, 'same-key', received(2));
+  const deadline = Date.now() + 30_000;
+  while (handled.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(failures, 3);
+  assert.deepEqual(handled, ['e1', 'e2'], 'same key, same partition: order kept, nothing skipped');
+  await sub.close();
+  // a new member of the same group finds everything committed: nothing is redelivered
+  const again: string[] = [];
+  await b.subscribe(Topic.imageReceived, { group }, async (e) => {
+    again.push(e.event_id);
+  });
+  await b.publish(Topic.imageReceived, 'same-key', received(3));
+  const deadline2 = Date.now() + 30_000;
+  while (again.length < 1 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(again, ['e3']);
+});
+
+test('two members of one group share the work: each message handled once', async () => {
+  const topics = names();
+  const b = await bus(topics);
+  const group = `g-${randomUUID()}`;
+  const seen = new Map<string, number>();
+  const byMember = [0, 0];
+  for (const m of [0, 1]) {
+    await b.subscribe(Topic.imageReceived, { group, concurrency: 2 }, async (e) => {
+      seen.set(e.event_id, (seen.get(e.event_id) ?? 0) + 1);
+      byMember[m]!++;
+    });
+  }
+  for (let i = 0; i < 60; i++) await b.publish(Topic.imageReceived, `key-${i}`, received(i));
+  const deadline = Date.now() + 60_000;
+  while (seen.size < 60 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(seen.size, 60);
+  assert.ok([...seen.values()].every((n) => n === 1), 'no message twice');
+  assert.equal(byMember[0]! + byMember[1]!, 60);
+});
+
+test('with the schema registry: schemas registered, payloads framed and validated', async () => {
+  assert.ok(registryUrl, 'SCHEMA_REGISTRY_URL is not set: start the services (scripts/services.sh up)');
+  const topics = names();
+  const b = await bus(topics, { registryUrl });
+  const got = collect<typeof Topic.faceMatched>();
+  await b.subscribe(Topic.faceMatched, { group: `g-${randomUUID()}` }, got.handler);
+  const alert: EventMap[typeof Topic.faceMatched] = {
+    alert_id: 'a'.repeat(32),
+    image_id: 'b'.repeat(32),
+    face_index: 0,
+    person_id: 'p1',
+    name: 'raj',
+    distance: 0.41,
+    threshold: 0.63,
+    identity: 'blacklist_db/raj/raj1.png',
+    facial_area: { x: 1, y: 2, w: 3, h: 4 },
+    identifier: 'x.jpg',
+    processed_at: new Date().toISOString(),
+  };
+  await b.publish(Topic.faceMatched, alert.alert_id, alert);
+  await got.until(1);
+  assert.deepEqual(got.items[0], alert);
+  // the wire message is Confluent-framed: magic byte 0 and a 4-byte schema id
+  const consumer = new Kafka({ brokers: brokers!.split(','), logLevel: logLevel.NOTHING }).consumer({ groupId: `raw-${randomUUID()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic: topics[Topic.faceMatched], fromBeginning: true });
+  const first = await new Promise<Buffer>((resolve) => {
+    void consumer.run({ eachMessage: async ({ message }) => resolve(message.value!) });
+  });
+  await consumer.disconnect();
+  assert.equal(first[0], 0);
+  assert.ok(first.readUInt32BE(1) > 0);
+  const res = await fetch(`${registryUrl}/subjects/${encodeURIComponent(`${topics[Topic.faceMatched]}-value`)}/versions/latest`);
+  assert.equal(res.status, 200);
+  assert.equal(((await res.json()) as { schemaType: string }).schemaType, 'JSON');
+});
