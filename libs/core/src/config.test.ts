@@ -30,6 +30,20 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     assert.deepEqual(config, {
       backend: 'local',
+      scale: {
+        kafka: {
+          brokers: [],
+          topics: { images: 'facewatch.images', results: 'facewatch.results', matches: 'facewatch.matches', deadLetter: 'facewatch.dlq' },
+          partitions: 6,
+          replicationFactor: 1,
+          registryUrl: undefined,
+        },
+        databaseUrl: undefined,
+        pgSchema: 'public',
+        pgPoolSize: 10,
+        efSearch: 100,
+        matcherConcurrency: Math.max(1, Math.min(2, cpus().length)) * 2,
+      },
       storage: { dataDir: resolve(root, 'data'), blacklistDir: resolve(root, 'blacklist_db'), processedDir: resolve(root, 'processed_images_output') },
       api: {
         port: 8000,

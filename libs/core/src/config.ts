@@ -86,8 +86,30 @@ export interface ApiConfig {
   shutdownGraceMs: number;
 }
 
+/** The scale profile's engines. Unset broker list or database URL: not configured. */
+export interface ScaleConfig {
+  kafka: {
+    brokers: string[];
+    topics: { images: string; results: string; matches: string; deadLetter: string };
+    partitions: number;
+    replicationFactor: number;
+    /** Confluent-compatible registry URL; with it, event payloads are registered, framed and validated. */
+    registryUrl: string | undefined;
+  };
+  /** PostgreSQL connection string (a secret: no default). */
+  databaseUrl: string | undefined;
+  /** Schema holding facewatch's tables (several deployments or test runs can share one database). */
+  pgSchema: string;
+  pgPoolSize: number;
+  /** pgvector HNSW search breadth (higher: better recall, slower). */
+  efSearch: number;
+  /** Images one matcher process works on at once. */
+  matcherConcurrency: number;
+}
+
 export interface AppConfig {
   backend: ProcessingBackend;
+  scale: ScaleConfig;
   storage: StorageConfig;
   api: ApiConfig;
   logLevel: LogLevel;
@@ -211,6 +233,19 @@ const envSchema = z.object({
       });
       return z.NEVER;
     }),
+  KAFKA_BROKERS: listVar(hostEntryProblem),
+  KAFKA_TOPIC_IMAGES: optionalString,
+  KAFKA_TOPIC_RESULTS: optionalString,
+  KAFKA_TOPIC_MATCHES: optionalString,
+  KAFKA_TOPIC_DLQ: optionalString,
+  KAFKA_PARTITIONS: intVar(6, 1, 1000),
+  KAFKA_REPLICATION_FACTOR: intVar(1, 1, 10),
+  SCHEMA_REGISTRY_URL: optionalString,
+  DATABASE_URL: optionalString,
+  PG_SCHEMA: optionalString,
+  PG_POOL_SIZE: intVar(10, 1, 200),
+  PGVECTOR_EF_SEARCH: intVar(100, 1, 1000),
+  MATCHER_CONCURRENCY: intVar(0, 0, 256),
   DATA_DIR: optionalString,
   BLACKLIST_DB_PATH: optionalString,
   PROCESSED_IMAGES_OUTPUT_DIR: optionalString,
@@ -265,6 +300,26 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const e = parsed.data;
   const config: AppConfig = {
     backend: e.FACE_PROCESSING_BACKEND,
+    scale: {
+      kafka: {
+        brokers: e.KAFKA_BROKERS,
+        topics: {
+          images: e.KAFKA_TOPIC_IMAGES ?? 'facewatch.images',
+          results: e.KAFKA_TOPIC_RESULTS ?? 'facewatch.results',
+          matches: e.KAFKA_TOPIC_MATCHES ?? 'facewatch.matches',
+          deadLetter: e.KAFKA_TOPIC_DLQ ?? 'facewatch.dlq',
+        },
+        partitions: e.KAFKA_PARTITIONS,
+        replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+        registryUrl: e.SCHEMA_REGISTRY_URL,
+      },
+      databaseUrl: e.DATABASE_URL,
+      pgSchema: e.PG_SCHEMA ?? 'public',
+      pgPoolSize: e.PG_POOL_SIZE,
+      efSearch: e.PGVECTOR_EF_SEARCH,
+      // 0: enough to keep every inference worker busy with its images in flight
+      matcherConcurrency: e.MATCHER_CONCURRENCY || e.FACE_WORKERS * e.FACE_TASKS_PER_WORKER,
+    },
     storage: {
       dataDir: resolveFromRoot(e.DATA_DIR ?? 'data'),
       blacklistDir: resolveFromRoot(e.BLACKLIST_DB_PATH ?? 'blacklist_db'),

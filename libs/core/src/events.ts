@@ -96,10 +96,17 @@ export interface SubscribeOptions {
   group: string;
   /** Handlers of this subscription running at once. */
   concurrency?: number;
+  /**
+   * A new group starts from the oldest retained event (default, for work) or only takes events
+   * published after it joined (false: replies, live alerts).
+   */
+  fromBeginning?: boolean;
 }
 
 /** Publish/subscribe between services: in-process in the embedded profile, Kafka in the scale profile. */
 export interface EventBus {
+  /** Whether an event whose handler threw is delivered again (Kafka) or dropped (in-process). */
+  readonly redelivers?: boolean;
   publish<T extends Topic>(topic: T, key: string, event: EventMap[T]): Promise<void>;
   subscribe<T extends Topic>(topic: T, options: SubscribeOptions, handler: (event: EventMap[T]) => Promise<void>): Promise<Subscription>;
   close(): Promise<void>;

@@ -9,3 +9,4 @@ export * from './match-options.js';
 export * from './image-source/index.js';
 export * from './event-schemas.js';
 export * from './kafka/kafka-bus.js';
+export * from './kafka/from-config.js';

@@ -27,7 +27,7 @@ const swaggerFiles: Record<string, string> = {
 
 const docsPage = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>facewatch API</title>
-<link rel="stylesheet" href="/docs/swagger-ui.css"></head>
+<link rel="stylesheet" href="/docs/swagger-ui.css"><link rel="icon" href="/docs/favicon-32x32.png"></head>
 <body><div id="swagger-ui"></div>
 <script src="/docs/swagger-ui-bundle.js"></script>
 <script src="/docs/swagger-init.js"></script>

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { AppError, ErrorCode, Topic, type EventBus, type ImageProcessed, type Subscription } from '@facewatch/core';
 
 /**
@@ -8,10 +9,11 @@ export class ReplyWaiter {
   private readonly waiting = new Map<string, (event: ImageProcessed) => void>();
   private subscription: Subscription | undefined;
 
-  constructor(private readonly bus: EventBus, private readonly group = 'api-replies') {}
+  /** Every API process needs its own group: with Kafka, a shared group would split the replies between processes. */
+  constructor(private readonly bus: EventBus, private readonly group = `api-replies-${randomUUID()}`) {}
 
   async start(): Promise<void> {
-    this.subscription = await this.bus.subscribe(Topic.imageProcessed, { group: this.group, concurrency: 64 }, async (event) => {
+    this.subscription = await this.bus.subscribe(Topic.imageProcessed, { group: this.group, concurrency: 64, fromBeginning: false }, async (event) => {
       this.waiting.get(event.event_id)?.(event);
     });
   }

@@ -1,11 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  decodeBase64Image,
-  fetchImageUrl,
+  imageReferenceResolver,
   imageSourcePolicy,
   InProcessBus,
-  readAllowedPath,
   resolveImageInput,
   type AppConfig,
   type Logger,
@@ -29,11 +27,7 @@ export async function startEmbedded(config: AppConfig, log: Logger): Promise<{ c
   const bus = new InProcessBus(log.child({ component: 'bus' }));
   const policy = imageSourcePolicy(config);
 
-  const resolve: ImageResolver = async (reference) => {
-    if (reference.kind === 'path') return (await readAllowedPath(reference.path, policy)).bytes;
-    if (reference.kind === 'url') return (await fetchImageUrl(reference.url, policy)).bytes;
-    return decodeBase64Image(reference.data, policy.maxBytes);
-  };
+  const resolve: ImageResolver = imageReferenceResolver(policy);
   const matcher = await startMatcher({
     bus,
     faces: pool,

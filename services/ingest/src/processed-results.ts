@@ -21,7 +21,7 @@ export class ProcessedResults implements ImageSubmitter {
 
   static async start(bus: EventBus, group: string): Promise<ProcessedResults> {
     const results = new ProcessedResults(bus, undefined);
-    results.subscription = await bus.subscribe(Topic.imageProcessed, { group, concurrency: 16 }, async (event) => {
+    results.subscription = await bus.subscribe(Topic.imageProcessed, { group, concurrency: 16, fromBeginning: false }, async (event) => {
       const waiter = results.waiting.get(event.event_id);
       if (waiter === undefined) return;
       results.waiting.delete(event.event_id);

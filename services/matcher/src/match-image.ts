@@ -156,6 +156,15 @@ async function finish(deps: MatchImageDeps, event: ImageReceived, result: Proces
       await deps.bus.publish(Topic.faceMatched, alert.alert_id, alert);
     }
   }
+  if (result.error && deps.bus.redelivers) {
+    // on Kafka, images that cannot be processed are also parked in the dead-letter topic for operators
+    await deps.bus.publish(Topic.deadLetter, event.event_id, {
+      error: result.error,
+      payload: { ...event, image: event.image.kind === 'bytes' ? { kind: 'bytes', bytes_base64: Buffer.from(event.image.bytes).toString('base64') } : event.image },
+      topic: Topic.imageReceived,
+      failed_at: result.processed_at,
+    });
+  }
   await deps.bus.publish(Topic.imageProcessed, result.id, {
     event_id: event.event_id,
     image_id: result.id,

@@ -22,8 +22,10 @@ export async function startMatcher(options: MatcherOptions): Promise<Subscriptio
     try {
       await matchImage({ ...options, log }, event);
     } catch (err) {
-      // retryable failure (database, shutdown): the embedded bus does not redeliver, so report it
-      // as this image's result rather than leave its sender waiting
+      // a retryable failure (database, broker, shutdown): Kafka redelivers the event, so let it;
+      // the in-process bus does not, so report it as this image's result rather than leave its
+      // sender waiting
+      if (options.bus.redelivers) throw err;
       log.error({ err, eventId: event.event_id }, 'matching failed');
       await options.bus.publish(Topic.imageProcessed, event.event_id, {
         event_id: event.event_id,

@@ -11,3 +11,4 @@ export {
   type ImageInputKind,
   type ResolvedImage,
 } from './resolve-image-input.js';
+export { imageReferenceResolver } from './reference-resolver.js';

@@ -1,5 +1,6 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { hostname } from 'node:os';
-import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type Producer, type Transaction } from 'kafkajs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { AppError, ErrorCode, toAppError } from '../errors.js';
 import { eventJsonSchemas, fromWire, toWire } from '../event-schemas.js';
@@ -28,11 +29,13 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /**
  * The scale profile's bus on Apache Kafka (kafkajs). Publishing waits for all in-sync replicas
- * (acks -1, idempotent producer). A subscription is a consumer group member that commits a message's
- * offset only after its handler finished: a retryable failure (database or broker down) is retried
- * with back-off and jitter and never skipped; a message that cannot be decoded, or whose handler
- * fails for good, goes to the dead-letter topic with its error code and original payload, then is
- * committed, so the stream keeps flowing.
+ * (acks -1, idempotent producer). A subscription is a consumer group member; each message is handled
+ * in a Kafka transaction: everything its handler publishes (results, alerts, dead letters) and the
+ * message's offset commit together or not at all, so a consumer killed mid-message leaves no
+ * duplicate or partial output for read-committed readers, and the message is redelivered. A
+ * retryable failure (database or broker down) is retried with back-off and jitter, never skipped; a
+ * message that cannot be decoded, or whose handler fails for good, goes to the dead-letter topic
+ * with its error code and original payload, so the stream keeps flowing.
  */
 export class KafkaBus implements EventBus {
   /** Kafka redelivers uncommitted messages: handlers throw retryable errors instead of swallowing them. */
@@ -42,6 +45,10 @@ export class KafkaBus implements EventBus {
   private producer: Producer | undefined;
   private registry: SchemaRegistry | undefined;
   private readonly schemaIds = new Map<Topic, number>();
+  /** The transaction of the message being handled: what its handler publishes joins it. */
+  private readonly currentTransaction = new AsyncLocalStorage<Transaction>();
+  /** Transactional producers, one per consumed partition (stable ids, so a new owner fences a dead one). */
+  private readonly txProducers = new Map<string, Promise<Producer>>();
   private closing = false;
 
   private constructor(private readonly options: KafkaBusOptions) {
@@ -131,7 +138,9 @@ export class KafkaBus implements EventBus {
   async publish<T extends Topic>(topic: T, key: string, event: EventMap[T]): Promise<void> {
     if (!this.producer) throw new AppError(ErrorCode.POOL_CLOSED, 'the Kafka bus is closed');
     try {
-      await this.producer.send({ topic: this.options.topicNames[topic], acks: -1, messages: [{ key, value: await this.encode(topic, event) }] });
+      const record = { topic: this.options.topicNames[topic], acks: -1, messages: [{ key, value: await this.encode(topic, event) }] };
+      const tx = this.currentTransaction.getStore();
+      await (tx ? tx.send(record) : this.producer.send(record));
     } catch (err) {
       const e = toAppError(err);
       if (e.code === ErrorCode.INVALID_ARGUMENT) throw e;
@@ -152,7 +161,15 @@ export class KafkaBus implements EventBus {
     });
     this.consumers.add(consumer);
     await consumer.connect();
-    await consumer.subscribe({ topic: name, fromBeginning: true });
+    await consumer.subscribe({ topic: name, fromBeginning: options.fromBeginning ?? true });
+    // resolve once the group has assigned partitions and fetching began, so an event published
+    // right after subscribe() returns is not missed by a group that starts at the latest offset
+    const joined = new Promise<void>((resolve) => {
+      const stop = consumer.on(consumer.events.FETCH_START, () => {
+        stop();
+        resolve();
+      });
+    });
     let active = 0;
     await consumer.run({
       autoCommit: false,
@@ -160,38 +177,76 @@ export class KafkaBus implements EventBus {
       eachMessage: async ({ partition, message, heartbeat }) => {
         active++;
         try {
-          const commit = (): Promise<void> => consumer.commitOffsets([{ topic: name, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+          const next = (BigInt(message.offset) + 1n).toString();
+          if (options.fromBeginning === false) {
+            // a listener (replies, live alerts): it publishes nothing, so no transaction; a failure is only logged
+            try {
+              await handler(await this.decode(topic, message.value));
+            } catch (err) {
+              log.warn({ err, offset: message.offset }, 'listener failed on a message; skipped');
+            }
+            await consumer.commitOffsets([{ topic: name, partition, offset: next }]).catch(() => undefined);
+            return;
+          }
+          const offsets = { consumerGroupId: options.group, topics: [{ topic: name, partitions: [{ partition, offset: next }] }] };
+          const producer = await this.transactionalProducer(options.group, name, partition);
+          /** Runs `work` in a transaction that also commits this message's offset. */
+          const inTransaction = async (work: () => Promise<void>): Promise<void> => {
+            const tx = await producer.transaction();
+            try {
+              await this.currentTransaction.run(tx, work);
+              await tx.sendOffsets(offsets);
+              await tx.commit();
+            } catch (err) {
+              await tx.abort().catch(() => undefined);
+              throw err;
+            }
+            // The transaction's offset becomes visible to the group only once the coordinator has
+            // written its markers, a moment after commit() returns; a member that takes the partition
+            // in that moment would read the older offset and repeat the message (Kafka's fix, KIP-447's
+            // stable offset fetch, is not in kafkajs). A plain commit of the same offset closes it.
+            await consumer.commitOffsets([{ topic: name, partition, offset: next }]).catch(() => undefined);
+          };
           let event: EventMap[T];
           try {
             event = await this.decode(topic, message.value);
           } catch (err) {
-            await this.deadLetter(name, message.value, toAppError(err), log);
-            await commit();
+            await inTransaction(() => this.deadLetter(name, message.value, toAppError(err), log));
             return;
           }
           for (let attempt = 1; ; attempt++) {
             try {
-              await handler(event);
-              break;
+              await inTransaction(async () => {
+                try {
+                  await handler(event);
+                } catch (err) {
+                  const e = toAppError(err);
+                  if (e.retryable) throw e;
+                  await this.deadLetter(name, message.value, e, log);
+                }
+              });
+              return;
             } catch (err) {
               const e = toAppError(err);
-              if (!e.retryable) {
-                await this.deadLetter(name, message.value, e, log);
-                break;
+              if (this.closing) throw e; // left uncommitted: redelivered after the restart
+              if (lostOwnership(err)) {
+                // another member took the partition (or fenced this producer): it will redeliver the message
+                this.txProducers.delete(`facewatch-${options.group}-${name}-${partition}`);
+                log.info({ offset: message.offset, partition }, 'partition moved to another member; message left to it');
+                return;
               }
-              if (this.closing) throw e; // leave it uncommitted: redelivered after the restart
               const delay = Math.min(this.options.retryMaxMs ?? 30_000, (this.options.retryInitialMs ?? 500) * 2 ** Math.min(attempt - 1, 10));
               log.warn({ err: e, attempt, delayMs: delay, offset: message.offset }, 'retryable failure; retrying');
               await sleep(delay / 2 + Math.random() * (delay / 2));
               await heartbeat().catch(() => undefined);
             }
           }
-          await commit();
         } finally {
           active--;
         }
       },
     });
+    await Promise.race([joined, sleep(60_000)]);
     return {
       close: async () => {
         this.consumers.delete(consumer);
@@ -199,6 +254,21 @@ export class KafkaBus implements EventBus {
         while (active > 0) await sleep(50);
       },
     };
+  }
+
+  private transactionalProducer(group: string, topic: string, partition: number): Promise<Producer> {
+    const id = `facewatch-${group}-${topic}-${partition}`;
+    let producer = this.txProducers.get(id);
+    if (!producer) {
+      producer = (async () => {
+        const p = this.kafka.producer({ transactionalId: id, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+        await p.connect();
+        return p;
+      })();
+      this.txProducers.set(id, producer);
+      producer.catch(() => this.txProducers.delete(id));
+    }
+    return producer;
   }
 
   private async deadLetter(from: string, value: Buffer | null, error: AppError, log: Logger): Promise<void> {
@@ -218,9 +288,20 @@ export class KafkaBus implements EventBus {
     this.closing = true;
     await Promise.allSettled([...this.consumers].map((c) => c.disconnect()));
     this.consumers.clear();
+    await Promise.allSettled([...this.txProducers.values()].map(async (p) => (await p).disconnect()));
+    this.txProducers.clear();
     await this.producer?.disconnect().catch(() => undefined);
     this.producer = undefined;
   }
+}
+
+/** Kafka's answers meaning this member no longer owns the partition or its transactional id. */
+function lostOwnership(err: unknown): boolean {
+  const types = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH', 'REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID']);
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    if (types.has((e as { type?: string }).type ?? '')) return true;
+  }
+  return false;
 }
 
 /** A client id unique enough to tell processes apart in broker logs. */

@@ -21,7 +21,7 @@ export const alertRoutes = (deps: ApiDeps) => [
       ctx.status = 200;
       ctx.body = stream;
       stream.write(': connected\n\n');
-      const subscription = await deps.bus.subscribe(Topic.faceMatched, { group: `sse-${ctx.state['requestId'] as string}`, concurrency: 1 }, async (alert) => {
+      const subscription = await deps.bus.subscribe(Topic.faceMatched, { group: `sse-${ctx.state['requestId'] as string}`, concurrency: 1, fromBeginning: false }, async (alert) => {
         stream.write(`id: ${alert.alert_id}\nevent: face.matched\ndata: ${JSON.stringify(alert)}\n\n`);
       });
       const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), 15_000);

@@ -1,0 +1,70 @@
+import type pg from 'pg';
+import { AppError, ErrorCode } from '@facewatch/core';
+import { toPgStoreError } from './pg-errors.js';
+
+/** A client checked out for a transaction: plain queries that return rows. */
+export interface PgTx {
+  query<R>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** The affected row count of an INSERT, UPDATE or DELETE. */
+  execute(sql: string, params?: readonly unknown[]): Promise<number>;
+}
+
+/** What the PostgreSQL repositories and indexes share: one pool and one way to run work on it. */
+export interface PgContext {
+  /** One statement on any pooled connection (its own snapshot). */
+  query<R>(action: string, sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /**
+   * Runs `work` in one transaction on one connection: COMMIT when it resolves, ROLLBACK when it
+   * throws. `snapshot` (REPEATABLE READ READ ONLY) gives several reads one consistent view.
+   * Errors are mapped to AppErrors (see toPgStoreError); `mapError` may map a driver error first.
+   */
+  transaction<T>(action: string, work: (tx: PgTx) => Promise<T>, options?: { snapshot?: boolean; mapError?: (err: unknown) => AppError | undefined }): Promise<T>;
+}
+
+/** Builds the context over `pool`; `isClosed` makes every call reject with DB_UNAVAILABLE (not retryable). */
+export function pgContext(pool: pg.Pool, isClosed: () => boolean): PgContext {
+  const checkOpen = (action: string): void => {
+    if (isClosed()) throw new AppError(ErrorCode.DB_UNAVAILABLE, `the PostgreSQL store is closed (${action})`, { retryable: false });
+  };
+  return {
+    async query<R>(action: string, sql: string, params: readonly unknown[] = []): Promise<R[]> {
+      checkOpen(action);
+      try {
+        return (await pool.query(sql, params as unknown[])).rows as R[];
+      } catch (err) {
+        throw toPgStoreError(err, action);
+      }
+    },
+
+    async transaction<T>(action: string, work: (tx: PgTx) => Promise<T>, options: { snapshot?: boolean; mapError?: (err: unknown) => AppError | undefined } = {}): Promise<T> {
+      checkOpen(action);
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw toPgStoreError(err, action);
+      }
+      let broken: Error | undefined;
+      try {
+        await client.query(options.snapshot === true ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
+        const tx: PgTx = {
+          query: async <R>(sql: string, params: readonly unknown[] = []) => (await client.query(sql, params as unknown[])).rows as R[],
+          execute: async (sql, params = []) => (await client.query(sql, params as unknown[])).rowCount ?? 0,
+        };
+        const result = await work(tx);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackErr) {
+          // the connection is gone or unusable: do not give it back to the pool
+          broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+        }
+        throw options.mapError?.(err) ?? toPgStoreError(err, action);
+      } finally {
+        client.release(broken);
+      }
+    },
+  };
+}

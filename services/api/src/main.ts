@@ -1,0 +1,49 @@
+import { createLogger, imageSourcePolicy, isAppError, loadConfig, registerShutdown, requireScaleProfile, resolveImageInput, startKafkaBus, type Logger } from '@facewatch/core';
+import { openPostgresStore } from '@facewatch/db';
+import { startFacePool } from '@facewatch/face';
+import { startApi } from './api-service.js';
+
+// `npm run start:api`: the HTTP API of the scale profile on PostgreSQL and Kafka. It embeds faces
+// itself for enrolment, detect, represent and verify; process-images goes through the matchers.
+let log: Logger | undefined;
+try {
+  const config = loadConfig();
+  log = createLogger({ level: config.logLevel, name: 'facewatch-api' });
+  const { databaseUrl } = requireScaleProfile(config, 'api');
+  const store = await openPostgresStore({
+    connectionString: databaseUrl,
+    log: log.child({ component: 'store' }),
+    poolSize: config.scale.pgPoolSize,
+    efSearch: config.scale.efSearch,
+    schema: config.scale.pgSchema,
+  });
+  const pool = await startFacePool(config.face, log);
+  const bus = await startKafkaBus(config, 'api', log);
+  const policy = imageSourcePolicy(config);
+  const api = await startApi({
+    settings: config.api,
+    face: config.face,
+    log,
+    store,
+    faces: pool,
+    bus,
+    resolveImage: (input) => resolveImageInput(input, policy),
+    blacklistDir: config.storage.blacklistDir,
+    port: config.api.port,
+    host: config.api.host,
+    version: '0.1.0',
+  });
+  registerShutdown(
+    [
+      { name: 'http', close: () => api.close() },
+      { name: 'kafka', close: () => bus.close() },
+      { name: 'face pool', close: () => pool.close() },
+      { name: 'store', close: () => store.close() },
+    ],
+    { log, forceAfterMs: config.api.shutdownGraceMs },
+  );
+} catch (err) {
+  log?.fatal({ err }, 'api could not start');
+  console.error(`api could not start: ${isAppError(err) ? `${err.code}: ${err.message}` : String(err)}`);
+  process.exit(1);
+}

@@ -1,0 +1,47 @@
+import { createLogger, imageReferenceResolver, imageSourcePolicy, isAppError, loadConfig, registerShutdown, requireScaleProfile, startKafkaBus, type Logger } from '@facewatch/core';
+import { openPostgresStore } from '@facewatch/db';
+import { startFacePool } from '@facewatch/face';
+import { folderImageCopyStore } from './image-copy-store.js';
+import { startMatcher } from './matcher-service.js';
+
+// `npm run start:matcher`: one matcher of the scale profile, a member of the Kafka consumer group
+// `matcher`; run several to share the load.
+let log: Logger | undefined;
+try {
+  const config = loadConfig();
+  log = createLogger({ level: config.logLevel, name: 'facewatch-matcher' });
+  const { databaseUrl } = requireScaleProfile(config, 'matcher');
+  const store = await openPostgresStore({
+    connectionString: databaseUrl,
+    log: log.child({ component: 'store' }),
+    poolSize: config.scale.pgPoolSize,
+    efSearch: config.scale.efSearch,
+    schema: config.scale.pgSchema,
+  });
+  const pool = await startFacePool(config.face, log);
+  const bus = await startKafkaBus(config, 'matcher', log);
+  const subscription = await startMatcher({
+    bus,
+    faces: pool,
+    store,
+    copies: folderImageCopyStore(config.storage.processedDir),
+    resolve: imageReferenceResolver(imageSourcePolicy(config)),
+    config: config.face,
+    log,
+    concurrency: config.scale.matcherConcurrency,
+  });
+  log.info({ concurrency: config.scale.matcherConcurrency }, 'matcher running');
+  registerShutdown(
+    [
+      { name: 'consumer', close: () => subscription.close() },
+      { name: 'kafka', close: () => bus.close() },
+      { name: 'face pool', close: () => pool.close() },
+      { name: 'store', close: () => store.close() },
+    ],
+    { log, forceAfterMs: config.api.shutdownGraceMs },
+  );
+} catch (err) {
+  log?.fatal({ err }, 'matcher could not start');
+  console.error(`matcher could not start: ${isAppError(err) ? `${err.code}: ${err.message}` : String(err)}`);
+  process.exit(1);
+}
