@@ -128,14 +128,17 @@ log_of() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# HTTP status of a loopback URL ("000" when nothing answers); proxies are never used.
+
 http_code() {
   if command -v curl >/dev/null 2>&1; then
-    curl -s -o /dev/null -m 2 -w '%{http_code}' "$1" 2>/dev/null || true
+    curl -s --noproxy '*' -o /dev/null -m 2 -w '%{http_code}' "$1" 2>/dev/null || true
   else
     "$PYTHON" - "$1" <<'PY' 2>/dev/null || printf '000'
 import sys, urllib.request, urllib.error
 try:
-    print(urllib.request.urlopen(sys.argv[1], timeout=2).status, end="")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    print(opener.open(sys.argv[1], timeout=2).status, end="")
 except urllib.error.HTTPError as e:
     print(e.code, end="")
 except Exception:
@@ -524,7 +527,12 @@ cmd_up() {
   local svc t0 to_start=() pid
   t0=$(now)
   ensure_own_dir "$RUN_DIR"
+  # Downloads and installs are shared by every instance that uses this cache: one at a time.
+  mkdir -p "$CACHE"
+  exec 8>"$CACHE/.lock"
+  flock -w 900 8 || die "waited 900 s for $CACHE/.lock (another scripts/services.sh is downloading)"
   for svc in "$@"; do prepare_"$svc"; done
+  exec 8>&-
   # Start everything first and wait afterwards, so the JVMs warm up side by side.
   # Order: the slowest to become ready first.
   for svc in registry postgres kafka s3; do
