@@ -1,3 +1,3 @@
 export * from './types.js';
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite/open-sqlite-store.js';
-export { openPostgresStore, type PostgresStoreOptions } from './postgres/open-postgres-store.js';
+export { openConfiguredPostgresStore, openPostgresStore, type PostgresStoreOptions } from './postgres/open-postgres-store.js';

@@ -1,5 +1,5 @@
 import { createLogger, imageSourcePolicy, isAppError, loadConfig, registerShutdown, requireScaleProfile, resolveImageInput, startKafkaBus, type Logger } from '@facewatch/core';
-import { openPostgresStore } from '@facewatch/db';
+import { openConfiguredPostgresStore } from '@facewatch/db';
 import { startFacePool } from '@facewatch/face';
 import { startApi } from './api-service.js';
 
@@ -10,13 +10,7 @@ try {
   const config = loadConfig();
   log = createLogger({ level: config.logLevel, name: 'facewatch-api' });
   const { databaseUrl } = requireScaleProfile(config, 'api');
-  const store = await openPostgresStore({
-    connectionString: databaseUrl,
-    log: log.child({ component: 'store' }),
-    poolSize: config.scale.pgPoolSize,
-    efSearch: config.scale.efSearch,
-    schema: config.scale.pgSchema,
-  });
+  const store = await openConfiguredPostgresStore(config, databaseUrl, log);
   const pool = await startFacePool(config.face, log);
   const bus = await startKafkaBus(config, 'api', log);
   const policy = imageSourcePolicy(config);

@@ -1,5 +1,5 @@
 import { createLogger, imageReferenceResolver, imageSourcePolicy, isAppError, loadConfig, registerShutdown, requireScaleProfile, startKafkaBus, type Logger } from '@facewatch/core';
-import { openPostgresStore } from '@facewatch/db';
+import { openConfiguredPostgresStore } from '@facewatch/db';
 import { startFacePool } from '@facewatch/face';
 import { folderImageCopyStore } from './image-copy-store.js';
 import { startMatcher } from './matcher-service.js';
@@ -11,13 +11,7 @@ try {
   const config = loadConfig();
   log = createLogger({ level: config.logLevel, name: 'facewatch-matcher' });
   const { databaseUrl } = requireScaleProfile(config, 'matcher');
-  const store = await openPostgresStore({
-    connectionString: databaseUrl,
-    log: log.child({ component: 'store' }),
-    poolSize: config.scale.pgPoolSize,
-    efSearch: config.scale.efSearch,
-    schema: config.scale.pgSchema,
-  });
+  const store = await openConfiguredPostgresStore(config, databaseUrl, log);
   const pool = await startFacePool(config.face, log);
   const bus = await startKafkaBus(config, 'matcher', log);
   const subscription = await startMatcher({

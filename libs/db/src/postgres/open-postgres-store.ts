@@ -1,6 +1,6 @@
 import pg from 'pg';
 import pgvector from 'pgvector/pg';
-import { AppError, ErrorCode, type Logger } from '@facewatch/core';
+import { AppError, ErrorCode, type AppConfig, type Logger } from '@facewatch/core';
 import type { Store, VectorIndex } from '../types.js';
 import { checkDimensions } from '../sqlite/vector-checks.js';
 import { pgContext, type PgContext } from './pg-context.js';
@@ -151,4 +151,15 @@ class PostgresStore implements Store {
     this.#indexes.clear();
     await this.#pool.end();
   }
+}
+
+/** The scale profile's store as configured (DATABASE_URL, PG_SCHEMA, PG_POOL_SIZE, PGVECTOR_EF_SEARCH). */
+export function openConfiguredPostgresStore(config: AppConfig, databaseUrl: string, log: Logger): Promise<Store> {
+  return openPostgresStore({
+    connectionString: databaseUrl,
+    log: log.child({ component: 'store' }),
+    poolSize: config.scale.pgPoolSize,
+    efSearch: config.scale.efSearch,
+    schema: config.scale.pgSchema,
+  });
 }
