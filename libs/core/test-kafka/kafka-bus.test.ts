@@ -106,7 +106,9 @@ test('a malformed message and a poison message go to the dead-letter topic; the 
   await dlq.until(3);
   const deadline = Date.now() + 30_000;
   while (!handled.includes('e4') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  assert.deepEqual(handled, ['e4']);
+  // a handler may run again when its transaction could not commit (a cold broker's transaction
+  // coordinator still loading): handling is at-least-once, the output is what is exactly-once
+  assert.deepEqual([...new Set(handled)], ['e4'], 'only the valid message reaches the handler');
   assert.deepEqual(dlq.items.map((d) => d.error.code).sort(), ['IMAGE_CORRUPT', 'INVALID_ARGUMENT', 'INVALID_ARGUMENT']);
   assert.ok(dlq.items.every((d) => d.topic === topics[Topic.imageReceived]));
   const poison = dlq.items.find((d) => d.error.code === 'IMAGE_CORRUPT')!;
@@ -131,9 +133,9 @@ test('a retryable failure is retried until it succeeds, and the offset is commit
   await b.publish(Topic.imageReceived, 'same-key', received(1));
   await b.publish(Topic.imageReceived, 'same-key', received(2));
   const deadline = Date.now() + 30_000;
-  while (handled.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (new Set(handled).size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   assert.equal(failures, 3);
-  assert.deepEqual(handled, ['e1', 'e2'], 'same key, same partition: order kept, nothing skipped');
+  assert.deepEqual([...new Set(handled)], ['e1', 'e2'], 'same key, same partition: order kept, nothing skipped');
   await sub.close();
   // a new member of the same group finds everything committed: nothing is redelivered
   const again: string[] = [];
