@@ -10,11 +10,12 @@ import sharp from 'sharp';
 import { projectRoot } from '@facewatch/core';
 import { identityImages, percentile, median } from '@facewatch/face/testing';
 
-// `npm run bench:stream [images]`: the scale profile on real Kafka + PostgreSQL (started with
+// `npm run bench:stream [images] [--no-search]`: the scale profile on real Kafka + PostgreSQL (started with
 // scripts/services.sh unless KAFKA_BROKERS and DATABASE_URL are set). Prints sustained images/s
 // through the Kafka path with 1 and 2 matcher processes, publish-to-alert latency, then pgvector
 // search latency and recall at 100 k faces (bench:pgvector).
-const count = Number(process.argv[2] ?? 300);
+const count = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 300);
+const withSearch = !process.argv.includes('--no-search');
 const root = projectRoot();
 let env: Record<string, string> = { ...(process.env as Record<string, string>) };
 let startedServices = false;
@@ -142,8 +143,8 @@ try {
     for (const p of procs) p.kill('SIGTERM');
     await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode === null ? p.once('exit', r) : r(null)))));
   }
-  console.log('pgvector search at 100 k faces (bench:pgvector):');
-  spawnSync(process.execPath, [resolve(root, 'libs/db/dist/bench/bench-pgvector.js'), '100000'], { env, stdio: 'inherit' });
+  if (withSearch) console.log('pgvector search at 100 k faces (bench:pgvector):');
+  if (withSearch) spawnSync(process.execPath, [resolve(root, 'libs/db/dist/bench/bench-pgvector.js'), '100000'], { env, stdio: 'inherit' });
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   rmSync(work, { recursive: true, force: true });
