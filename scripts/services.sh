@@ -6,12 +6,13 @@
 #   registry  Apicurio Registry 3.3.3 (Confluent-compatible API, in-memory), needs Java 21+
 #   s3        moto's S3 server (only when named: only the AWS backend needs it)
 #
-# Usage: scripts/services.sh up|down|status|env [kafka|postgres|registry|s3 ...]
+# Usage: scripts/services.sh up|down|restart|status|env [kafka|postgres|registry|s3 ...]
 #   up      start the named services (default: kafka postgres registry), wait until each answers,
 #           then print the connection settings as KEY=value lines on stdout (progress goes to
 #           stderr), so `eval "$(scripts/services.sh up)"` works; also written to $FACEWATCH_RUN_DIR/env.
 #   down    stop the named services (default: all four) and remove their state; with no names the
 #           whole runtime folder goes.
+#   restart stop and start kafka on its own data (topics and committed offsets kept): failure tests.
 #   status  one line per service; exit 1 if a requested service (default: kafka postgres registry)
 #           is not running.
 #   env     print the connection settings of the running services.
@@ -374,6 +375,16 @@ declare -A STARTED_AT=()
 start_kafka() {
   check_port_free kafka "$KAFKA_PORT" "$CONTROLLER_PORT"
   ensure_own_dir "$KAFKA_DIR"
+  if [[ ${KEEP_KAFKA_DATA:-0} == 1 && -f $KAFKA_DIR/data/meta.properties ]]; then
+    # `restart kafka`: the same broker again, on its data (topics, messages, committed offsets kept)
+    STARTED_AT[kafka]=$(now)
+    : >"$KAFKA_DIR/kafka.log"
+    # shellcheck disable=SC2086 # heap options are words
+    spawn "$KAFKA_DIR" "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/kafka.log" \
+      "$KAFKA_JAVA" $KAFKA_HEAP_OPTS -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" \
+      -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties"
+    return
+  fi
   rm -rf "$KAFKA_DIR/data"
   mkdir -p "$KAFKA_DIR/data"
   sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$CONTROLLER_PORT|g" \
@@ -554,6 +565,26 @@ cmd_up() {
   env_lines
 }
 
+# Stops and starts the named servers keeping their data (Kafka: same data folder, not formatted);
+# for failure tests such as a broker restart in the middle of a stream.
+cmd_restart() {
+  local svc pid t0
+  t0=$(now)
+  for svc in "$@"; do
+    [[ $svc == kafka ]] || die "restart supports kafka only"
+    prepare_kafka
+    if pid=$(pid_of kafka); then
+      kill -s TERM "$pid" 2>/dev/null || true
+      wait_gone kafka "$pid" TERM
+      say "kafka: stopped (pid $pid)"
+    fi
+    KEEP_KAFKA_DATA=1 start_kafka
+    wait_ready kafka
+  done
+  say "restart: $* in $(since "$t0")"
+  env_lines
+}
+
 cmd_down() {
   local svc pid t0 sig
   local -A signalled=() sigs=()
@@ -635,7 +666,8 @@ main() {
     [[ " ${names[*]:-} " == *" $n "* ]] || names+=("$n")
   done
   case $cmd in
-    up | down)
+    up | down | restart)
+      if [[ $cmd == restart ]] && ((${#names[@]} == 0)); then names=(kafka); fi
       if ((${#names[@]} == 0)); then
         if [[ $cmd == up ]]; then names=("${DEFAULT_UP[@]}"); else names=("${ALL_SERVICES[@]}"); fi
       fi

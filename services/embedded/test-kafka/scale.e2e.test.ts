@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -214,4 +214,46 @@ test('the HTTP API answers the same on this profile: process-images through Kafk
     faces.forEach((f: any, j: number) => assert.equal(f.blacklist_matches[0]?.name, g.faces[j], `${g.file} face ${j}`));
   });
   m.kill('SIGTERM');
+});
+
+test('restart the broker in the middle of a batch: still one result per image and every alert', { timeout: 600_000 }, async (t) => {
+  const before = ((await (await fetch(`${apiUrl}/api/v1/processed-images?limit=1`)).json()) as any).total_items as number;
+  const m1 = startService('matcher');
+  const m2 = startService('matcher');
+  await Promise.all([started(m1, /matcher running/), started(m2, /matcher running/)]);
+  const images: { id: string; person: string; bytes: Buffer }[] = [];
+  for (const quality of [70, 65, 60]) {
+    for (const c of identityImages()) images.push({ id: `rb-${quality}-${c.person}-${c.file}`, person: c.person, bytes: await sharp(readFileSync(c.path)).jpeg({ quality }).toBuffer() });
+  }
+  const results = await tap(topics.results);
+  const matches = await tap(topics.matches);
+  const producer = kafka.producer();
+  await producer.connect();
+  for (const img of images) {
+    await producer.send({
+      topic: topics.images,
+      messages: [{ key: img.id, value: JSON.stringify({ event_id: img.id, source: 'kafka', identifier: img.id, image: { kind: 'bytes', bytes_base64: img.bytes.toString('base64') }, options: { threshold: 0.5 }, received_at: new Date().toISOString() }) }],
+    });
+  }
+  await producer.disconnect();
+  const mine = (xs: any[], key: string): Set<string> => new Set(xs.filter((x) => String(x.identifier ?? x.event_id).startsWith('rb-')).map((x) => x[key]));
+  await eventually(async () => (mine(results.values, 'event_id').size >= 20 ? true : undefined), '20 results before the restart', 300_000);
+  const restart = spawnSync('bash', [resolve(projectRoot(), 'scripts/services.sh'), 'restart', 'kafka'], { encoding: 'utf8', env: process.env });
+  assert.equal(restart.status, 0, `scripts/services.sh restart kafka failed (the broker must be the one scripts/services.sh started):\n${restart.stderr}`);
+  t.diagnostic(`broker restarted after ${mine(results.values, 'event_id').size} of ${images.length} results`);
+  await eventually(async () => (mine(results.values, 'event_id').size >= images.length ? true : undefined), 'every result after the restart', 400_000);
+  await eventually(async () => (mine(matches.values, 'alert_id').size >= images.length ? true : undefined), 'every alert after the restart', 120_000);
+  await results.consumer.disconnect();
+  await matches.consumer.disconnect();
+  const personOf = new Map(images.map((i) => [i.id, i.person]));
+  const alerts = new Map<string, any>();
+  for (const a of matches.values) if (String(a.identifier).startsWith('rb-')) alerts.set(a.alert_id, a);
+  assert.equal(alerts.size, images.length);
+  for (const a of alerts.values()) assert.equal(a.name, personOf.get(a.identifier));
+  const copies = matches.values.filter((a) => String(a.identifier).startsWith('rb-')).length;
+  t.diagnostic(`alerts on the topic: ${copies} for ${images.length} distinct alert ids`);
+  const after = ((await (await fetch(`${apiUrl}/api/v1/processed-images?limit=1`)).json()) as any).total_items as number;
+  assert.equal(after - before, images.length, 'one stored result per image');
+  m1.kill('SIGTERM');
+  m2.kill('SIGTERM');
 });
