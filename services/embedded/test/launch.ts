@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -96,4 +97,71 @@ export async function eventually<T>(check: () => Promise<T | undefined>, what: s
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/**
+ * Starts the scale profile — api, one matcher and ingest as separate processes on the Kafka broker
+ * and PostgreSQL of KAFKA_BROKERS / DATABASE_URL (scripts/services.sh), with unique topics and a
+ * unique PostgreSQL schema — sharing the folders a single host would, and waits until it is ready.
+ */
+export async function startScaleProcesses(env: Record<string, string> = {}): Promise<RunningProfile> {
+  const brokers = process.env['KAFKA_BROKERS'];
+  const databaseUrl = process.env['DATABASE_URL'];
+  if (!brokers || !databaseUrl) throw new Error('KAFKA_BROKERS and DATABASE_URL must be set (scripts/services.sh up)');
+  const work = mkdtempSync(join(tmpdir(), 'facewatch-scale-api-'));
+  const dirs = { data: join(work, 'data'), blacklist: join(work, 'blacklist_db'), processed: join(work, 'processed'), inbox: join(work, 'inbox') };
+  Object.values(dirs).forEach((d) => mkdirSync(d, { recursive: true }));
+  const port = await freePort();
+  const run = randomUUID().slice(0, 8);
+  const shared = {
+    ...process.env,
+    LOG_LEVEL: 'info',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PG_SCHEMA: `api_${run}`,
+    KAFKA_TOPIC_IMAGES: `api-${run}.images`,
+    KAFKA_TOPIC_RESULTS: `api-${run}.results`,
+    KAFKA_TOPIC_MATCHES: `api-${run}.matches`,
+    KAFKA_TOPIC_DLQ: `api-${run}.dlq`,
+    KAFKA_PARTITIONS: '2',
+    FACE_WORKERS: '1',
+    BLACKLIST_DB_PATH: dirs.blacklist,
+    PROCESSED_IMAGES_OUTPUT_DIR: dirs.processed,
+    INBOX_DIR: dirs.inbox,
+    INBOX_STABLE_MS: '300',
+    IMAGE_PATH_ROOTS: fixturesDir(),
+    ...env,
+  };
+  let output = '';
+  const start = (service: string): ChildProcess => {
+    const child = spawn(process.execPath, [resolve(projectRoot(), `services/${service}/dist/main.js`)], { cwd: projectRoot(), env: shared, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    return child;
+  };
+  const api = start('api');
+  const baseUrl = `http://127.0.0.1:${port}`;
+  await eventually(async () => {
+    if (api.exitCode !== null) throw new Error(`api exited ${api.exitCode}:\n${output}`);
+    return (await fetch(`${baseUrl}/api/v1/ready`).catch(() => undefined))?.status === 200 ? true : undefined;
+  }, 'api ready', 120_000);
+  const others = [start('matcher'), start('ingest')];
+  await eventually(async () => {
+    for (const c of others) if (c.exitCode !== null) throw new Error(`a service exited ${c.exitCode}:\n${output}`);
+    return output.includes('matcher running') && output.includes('watching the inbox') ? true : undefined;
+  }, 'matcher and ingest running', 120_000);
+  const all = [api, ...others];
+  return {
+    baseUrl,
+    dirs,
+    work,
+    output: () => output,
+    async stop(options = {}) {
+      const exits = all.map((c) => (c.exitCode !== null ? Promise.resolve(c.exitCode) : new Promise<number | null>((r) => c.once('exit', (code) => r(code)))));
+      for (const c of all) if (c.exitCode === null) c.kill('SIGTERM');
+      const codes = await Promise.all(exits);
+      if (!options.keep) rmSync(work, { recursive: true, force: true });
+      return codes.every((c) => c === 0) ? 0 : (codes.find((c) => c !== 0) ?? null);
+    },
+  };
 }
