@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpus } from 'node:os';
-import { resolve } from 'node:path';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config.js';
 import { AppError, ErrorCode } from './errors.js';
@@ -128,7 +128,7 @@ describe('loadConfig', () => {
       MAX_IMAGE_BYTES: '2048',
       MAX_IMAGE_PIXELS: '4096',
       DECODE_MAX_SIDE: '800',
-      MODELS_DIR: '/tmp/facewatch-models',
+      MODELS_DIR: join(tmpdir(), 'facewatch-models'),
       MODELS_MIRROR: 'mirror/models',
       MODELS_NPM_REGISTRY: 'https://npm.example.test/',
       npm_config_registry: 'https://ignored.example.test/',
@@ -141,7 +141,7 @@ describe('loadConfig', () => {
     assert.deepEqual(config.face.pool, { workers: 3, tasksPerWorker: 4, maxQueued: 1000 });
     assert.deepEqual(config.face.detection, { minScore: 0.7, nmsIou: 0.45, maxSidePx: 320 });
     assert.deepEqual(config.face.decode, { maxBytes: 2048, maxPixels: 4096, maxSidePx: 800 });
-    assert.equal(config.face.modelsDir, '/tmp/facewatch-models');
+    assert.equal(config.face.modelsDir, join(tmpdir(), 'facewatch-models'));
     assert.equal(config.face.modelsMirror, resolve(root, 'mirror/models'));
     assert.equal(config.face.npmRegistry, 'https://npm.example.test/');
   });

@@ -1,41 +1,16 @@
 import type { Statement } from 'better-sqlite3';
 import { AppError, ErrorCode } from '@facewatch/core';
-import type { Decision, FaceRecord, FacialAreaRecord, MatchRecord, ProcessedImage, ProcessedQuery, ProcessedRepository } from '../types.js';
+import type { ProcessedImage, ProcessedQuery, ProcessedRepository } from '../types.js';
+import { assembleProcessed, matchColumns, type ProcessedFaceRow, type ProcessedImageRow, type ProcessedMatchRow } from '../processed-records.js';
 import { paging } from './paging.js';
 import type { SqliteContext } from './sqlite-context.js';
 
-interface ImageRow {
-  id: string;
-  identifier: string;
-  source: string;
-  sha256: string | null;
-  stored_image_path: string | null;
-  width: number | null;
-  height: number | null;
-  model_name: string;
-  detector_backend: string;
-  distance_metric: string;
-  matched: number;
-  error_code: string | null;
-  error_message: string | null;
-  processed_at: string;
-}
-
-interface FaceRow {
-  image_id: string;
-  face_index: number;
-  facial_area: string;
-  confidence: number;
-  decision: Decision;
-}
-
-type MatchRow = { image_id: string; face_index: number } & MatchRecord;
+type ImageRow = ProcessedImageRow;
+type FaceRow = ProcessedFaceRow;
+type MatchRow = ProcessedMatchRow;
 
 const imageColumns = `p.id, p.identifier, p.source, p.sha256, p.stored_image_path, p.width, p.height, p.model_name,
   p.detector_backend, p.distance_metric, p.matched, p.error_code, p.error_message, p.processed_at`;
-
-const matchColumns = `person_id, name, identity, distance, threshold, target_x, target_y, target_w, target_h,
-  source_x, source_y, source_w, source_h`;
 
 function epochMs(iso: string, what: string): number {
   const ms = typeof iso === 'string' ? Date.parse(iso) : Number.NaN;
@@ -178,40 +153,6 @@ export class SqliteProcessedRepository implements ProcessedRepository {
     const matchRows = this.#ctx
       .prepare(`SELECT image_id, face_index, ${matchColumns} FROM face_matches WHERE image_id IN (SELECT value FROM json_each(?)) ORDER BY image_id, face_index, rank`)
       .all(ids) as MatchRow[];
-    const matchesOf = new Map<string, MatchRecord[]>();
-    for (const { image_id, face_index, ...match } of matchRows) {
-      const key = `${face_index}\u0000${image_id}`;
-      let list = matchesOf.get(key);
-      if (list === undefined) matchesOf.set(key, (list = []));
-      list.push(match);
-    }
-    const facesOf = new Map<string, FaceRecord[]>();
-    for (const f of faceRows) {
-      let list = facesOf.get(f.image_id);
-      if (list === undefined) facesOf.set(f.image_id, (list = []));
-      list.push({
-        face_index: f.face_index,
-        facial_area: JSON.parse(f.facial_area) as FacialAreaRecord,
-        confidence: f.confidence,
-        decision: f.decision,
-        blacklist_matches: matchesOf.get(`${f.face_index}\u0000${f.image_id}`) ?? [],
-      });
-    }
-    return rows.map((r) => ({
-      id: r.id,
-      image_path_or_identifier: r.identifier,
-      source: r.source,
-      sha256: r.sha256,
-      stored_image_path: r.stored_image_path,
-      width: r.width,
-      height: r.height,
-      model_name: r.model_name,
-      detector_backend: r.detector_backend,
-      distance_metric: r.distance_metric,
-      faces: facesOf.get(r.id) ?? [],
-      matched: r.matched === 1,
-      error: r.error_code === null ? null : { code: r.error_code, message: r.error_message ?? '' },
-      processed_at: r.processed_at,
-    }));
+    return assembleProcessed(rows, faceRows, matchRows);
   }
 }
