@@ -3,9 +3,12 @@
 //   small:  <package>/dist/**/*.test.js   (next to the code, no I/O)
 //   medium: <package>/dist-test/**/*.test.js (real models, files, SQLite, HTTP, a real browser)
 //           <package>/dist-test-kafka, dist-test-pg: against a real Kafka broker, schema registry
-//           and PostgreSQL + pgvector. Unless KAFKA_BROKERS and DATABASE_URL are already set, they
-//           are started with scripts/services.sh before the tests and stopped after; if they cannot
-//           start, the run fails (it never skips).
+//           and PostgreSQL + pgvector; <package>/dist-test-s3: against a real S3 server (moto).
+//           Unless KAFKA_BROKERS, DATABASE_URL and SCHEMA_REGISTRY_URL (kafka/pg tiers), and
+//           S3_ENDPOINT (s3 tier), are already set, the services a selected tier needs are started
+//           with one `scripts/services.sh up <names>` before the tests, and the ones this run started
+//           are stopped after (servers that were already running stay up). If they cannot start,
+//           the run fails (it never skips).
 // Usage: node scripts/test.mjs [small|medium|all] [extra node --test flags]
 // Tests read ../shared/fixtures; unless MODELS_MIRROR is set, the model fetcher is pointed at
 // ../shared/models when that folder exists, so a fresh clone needs no download.
@@ -30,7 +33,13 @@ function find(dir, out = []) {
   return out;
 }
 
-const serviceDirs = ['dist-test-kafka', 'dist-test-pg'];
+// Which services each service tier needs, and the settings that point it at running ones (when
+// all of a group's settings are set, that group is not started).
+const serviceGroups = [
+  { dirs: ['dist-test-kafka', 'dist-test-pg'], services: ['kafka', 'postgres', 'registry'], vars: ['KAFKA_BROKERS', 'DATABASE_URL', 'SCHEMA_REGISTRY_URL'], label: 'Kafka, PostgreSQL + pgvector and the schema registry' },
+  { dirs: ['dist-test-s3'], services: ['s3'], vars: ['S3_ENDPOINT'], label: "moto's S3" },
+];
+const serviceDirs = serviceGroups.flatMap((g) => g.dirs);
 const dirs = { small: ['dist'], medium: ['dist-test', ...serviceDirs], all: ['dist', 'dist-test', ...serviceDirs] }[tier];
 if (!dirs) {
   console.error(`unknown tier "${tier}" (small, medium, all)`);
@@ -47,26 +56,45 @@ const mirror = resolve(root, '../shared/models');
 if (!env.MODELS_MIRROR && existsSync(mirror)) env.MODELS_MIRROR = mirror;
 env.LOG_LEVEL ??= 'warn';
 
-const needsServices = files.some((f) => serviceDirs.some((d) => f.includes(`/${d}/`)));
-let startedServices = false;
-if (needsServices && !(env.KAFKA_BROKERS && env.DATABASE_URL && env.SCHEMA_REGISTRY_URL)) {
-  console.log('starting Kafka, PostgreSQL + pgvector and the schema registry (scripts/services.sh up)…');
-  const up = spawnSync('bash', [join(root, 'scripts/services.sh'), 'up'], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+const services = join(root, 'scripts/services.sh');
+const selected = (dir) => files.some((f) => f.includes(`/${dir}/`));
+const groups = serviceGroups.filter((g) => g.dirs.some(selected) && !g.vars.every((v) => env[v]));
+const wanted = groups.flatMap((g) => g.services);
+/** Services this run started (and so stops): not the ones that were running before. */
+let ours = [];
+if (wanted.length > 0) {
+  const status = spawnSync('bash', [services, 'status', ...wanted], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const running = new Set(
+    (status.stdout ?? '').split('\n').flatMap((line) => {
+      const [name, state] = line.trim().split(/\s+/);
+      return name && state && state !== 'stopped' ? [name] : [];
+    }),
+  );
+  ours = wanted.filter((svc) => !running.has(svc));
+  console.log(`starting ${groups.map((g) => g.label).join(' and ')} (scripts/services.sh up ${wanted.join(' ')})…`);
+  const up = spawnSync('bash', [services, 'up', ...wanted], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (up.status !== 0) {
-    console.error(`the services the tests need did not start (scripts/services.sh up exited ${up.status}); not running the tests`);
-    spawnSync('bash', [join(root, 'scripts/services.sh'), 'down'], { cwd: root, env, stdio: 'inherit' });
+    console.error(`the services the tests need did not start (scripts/services.sh up ${wanted.join(' ')} exited ${up.status}); not running the tests`);
+    if (ours.length > 0) spawnSync('bash', [services, 'down', ...ours], { cwd: root, env, stdio: 'inherit' });
     process.exit(1);
   }
-  startedServices = true;
+  // `up` prints the settings of every service that runs; take those of the groups started here.
+  const vars = new Set(groups.flatMap((g) => g.vars));
   for (const line of up.stdout.split('\n')) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m) env[m[1]] = m[2];
+    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line.trim()); // S3_ENDPOINT has a digit
+    if (m && vars.has(m[1])) env[m[1]] = m[2];
+  }
+  const missing = [...vars].filter((v) => !env[v]);
+  if (missing.length > 0) {
+    console.error(`scripts/services.sh up ${wanted.join(' ')} did not print ${missing.join(', ')}; not running the tests`);
+    if (ours.length > 0) spawnSync('bash', [services, 'down', ...ours], { cwd: root, env, stdio: 'inherit' });
+    process.exit(1);
   }
 }
 
 // quiet: the test runner's summary must stay the last lines of the output
 const stop = () => {
-  if (startedServices) spawnSync('bash', [join(root, 'scripts/services.sh'), 'down'], { cwd: root, env, stdio: 'ignore' });
+  if (ours.length > 0) spawnSync('bash', [services, 'down', ...ours], { cwd: root, env, stdio: 'ignore' });
 };
 const child = spawn(process.execPath, ['--test', '--test-reporter=spec', ...extra, ...files], { cwd: root, env, stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));

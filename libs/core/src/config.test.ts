@@ -30,6 +30,7 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     assert.deepEqual(config, {
       backend: 'local',
+      aws: undefined,
       scale: {
         kafka: {
           brokers: [],
@@ -81,8 +82,40 @@ describe('loadConfig', () => {
     const config = loadConfig({ FACE_PROCESSING_BACKEND: 'local', BLACKLIST_DB_PATH: '/srv/watch', PROCESSED_IMAGES_OUTPUT_DIR: 'out', PORT: '9000', API_KEY: 's3cret' });
     assert.deepEqual([config.storage.blacklistDir, config.storage.processedDir, config.api.port, config.api.apiKey], ['/srv/watch', resolve(root, 'out'), 9000, 's3cret']);
     const problems = problemsOf(configError({ FACE_PROCESSING_BACKEND: 'aws_rekognition', PORT: '70000' }));
-    assert.ok(problems.some((p) => p.startsWith('FACE_PROCESSING_BACKEND: ') && p.includes('not available')));
-    assert.ok(problems.some((p) => p.startsWith('PORT: ')));
+    // the AWS backend's required variables are reported together with every other problem
+    assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['AWS_REGION', 'AWS_S3_BUCKET_NAME', 'PORT']);
+    assert.ok(problemsOf(configError({ FACE_PROCESSING_BACKEND: 'gpu' })).some((p) => p.startsWith('FACE_PROCESSING_BACKEND: ') && p.includes('local, aws_rekognition')));
+    assert.equal(loadConfig({}).aws, undefined);
+  });
+
+  test('the AWS Rekognition backend: required variables, defaults, overrides', () => {
+    const config = loadConfig({ FACE_PROCESSING_BACKEND: 'aws_rekognition', AWS_REGION: 'eu-west-1', AWS_S3_BUCKET_NAME: 'watch-refs' });
+    assert.deepEqual(config.aws, {
+      region: 'eu-west-1',
+      collectionId: 'facewatch',
+      bucket: 'watch-refs',
+      s3Prefix: 'blacklist_db/',
+      s3Endpoint: undefined,
+      faceMatchThreshold: 80,
+      qualityFilter: 'AUTO',
+      maxAttempts: 5,
+    });
+    const custom = loadConfig({
+      FACE_PROCESSING_BACKEND: 'aws_rekognition',
+      AWS_REGION: 'us-east-1',
+      AWS_S3_BUCKET_NAME: 'b',
+      AWS_S3_PREFIX: 'refs',
+      AWS_REKOGNITION_COLLECTION_ID: 'watch.list-2',
+      AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:15000',
+      AWS_REKOGNITION_FACE_MATCH_THRESHOLD: '95.5',
+      AWS_REKOGNITION_QUALITY_FILTER: 'HIGH',
+      AWS_MAX_ATTEMPTS: '3',
+    }).aws!;
+    assert.deepEqual([custom.s3Prefix, custom.collectionId, custom.s3Endpoint, custom.faceMatchThreshold, custom.qualityFilter, custom.maxAttempts], ['refs/', 'watch.list-2', 'http://127.0.0.1:15000', 95.5, 'HIGH', 3]);
+    const problems = problemsOf(
+      configError({ FACE_PROCESSING_BACKEND: 'aws_rekognition', AWS_REGION: 'x', AWS_S3_BUCKET_NAME: 'b', AWS_REKOGNITION_COLLECTION_ID: 'bad id!', AWS_ENDPOINT_URL_S3: 'ftp://x', AWS_REKOGNITION_FACE_MATCH_THRESHOLD: '101', AWS_REKOGNITION_QUALITY_FILTER: 'BEST' }),
+    );
+    assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['AWS_ENDPOINT_URL_S3', 'AWS_REKOGNITION_COLLECTION_ID', 'AWS_REKOGNITION_FACE_MATCH_THRESHOLD', 'AWS_REKOGNITION_QUALITY_FILTER']);
   });
 
   test('image source and inbox variables', () => {

@@ -70,8 +70,27 @@ export interface StorageConfig {
   processedDir: string;
 }
 
-export const ProcessingBackend = ['local'] as const;
+export const ProcessingBackend = ['local', 'aws_rekognition'] as const;
 export type ProcessingBackend = (typeof ProcessingBackend)[number];
+export const RekognitionQualityFilter = ['NONE', 'AUTO', 'LOW', 'MEDIUM', 'HIGH'] as const;
+export type RekognitionQualityFilter = (typeof RekognitionQualityFilter)[number];
+
+/** The AWS Rekognition backend (FACE_PROCESSING_BACKEND=aws_rekognition). Credentials come from the standard AWS chain. */
+export interface AwsConfig {
+  region: string;
+  collectionId: string;
+  /** Bucket holding the reference images (objects `<s3Prefix><person folder>/<file>`). */
+  bucket: string;
+  s3Prefix: string;
+  /** S3-compatible endpoint (MinIO, moto…); path-style addressing is used with it. */
+  s3Endpoint: string | undefined;
+  /** Rekognition's FaceMatchThreshold (similarity %, 0..100) when a request gives no threshold. */
+  faceMatchThreshold: number;
+  /** IndexFaces QualityFilter for reference images. */
+  qualityFilter: RekognitionQualityFilter;
+  /** Tries per AWS call (throttling and transient errors are retried with backoff). */
+  maxAttempts: number;
+}
 
 export interface ApiConfig {
   port: number;
@@ -109,6 +128,8 @@ export interface ScaleConfig {
 
 export interface AppConfig {
   backend: ProcessingBackend;
+  /** Set when backend is aws_rekognition. */
+  aws: AwsConfig | undefined;
   scale: ScaleConfig;
   storage: StorageConfig;
   api: ApiConfig;
@@ -226,13 +247,30 @@ const envSchema = z.object({
     .string()
     .optional()
     .transform((v, ctx): ProcessingBackend => {
-      if (!present(v) || v.trim() === 'local') return 'local';
-      ctx.addIssue({
-        code: 'custom',
-        message: v.trim() === 'aws_rekognition' ? 'aws_rekognition is not available in this version yet; use local' : `must be local, got "${v}"`,
-      });
+      if (!present(v)) return 'local';
+      const value = v.trim();
+      if ((ProcessingBackend as readonly string[]).includes(value)) return value as ProcessingBackend;
+      ctx.addIssue({ code: 'custom', message: `must be one of ${ProcessingBackend.join(', ')}, got "${v}"` });
       return z.NEVER;
     }),
+  AWS_REGION: optionalString,
+  AWS_REKOGNITION_COLLECTION_ID: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (!present(v)) return 'facewatch';
+      if (!/^[a-zA-Z0-9_.-]{1,255}$/.test(v.trim())) {
+        ctx.addIssue({ code: 'custom', message: `must be 1-255 of a-z A-Z 0-9 _ . - (Rekognition's rule), got "${v}"` });
+        return z.NEVER;
+      }
+      return v.trim();
+    }),
+  AWS_S3_BUCKET_NAME: optionalString,
+  AWS_S3_PREFIX: optionalString,
+  AWS_ENDPOINT_URL_S3: optionalString,
+  AWS_REKOGNITION_FACE_MATCH_THRESHOLD: numberVar(80, 0, 100),
+  AWS_REKOGNITION_QUALITY_FILTER: enumVar(RekognitionQualityFilter, 'AUTO'),
+  AWS_MAX_ATTEMPTS: intVar(5, 1, 20),
   KAFKA_BROKERS: listVar(hostEntryProblem),
   KAFKA_TOPIC_IMAGES: optionalString,
   KAFKA_TOPIC_RESULTS: optionalString,
@@ -291,15 +329,30 @@ export const configVariables: readonly string[] = Object.keys(envSchema.shape);
 /** Parses the environment once; throws one AppError(CONFIG_INVALID) listing every bad variable. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  const crossProblems = awsProblems(env);
+  if (!parsed.success || crossProblems.length > 0) {
+    const problems = [...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)), ...crossProblems];
     throw new AppError(ErrorCode.CONFIG_INVALID, `invalid configuration:\n  ${problems.join('\n  ')}`, {
       details: { problems },
     });
   }
-  const e = parsed.data;
+  const e = parsed.data!;
+  const prefix = e.AWS_S3_PREFIX ?? 'blacklist_db/';
   const config: AppConfig = {
     backend: e.FACE_PROCESSING_BACKEND,
+    aws:
+      e.FACE_PROCESSING_BACKEND === 'aws_rekognition'
+        ? {
+            region: e.AWS_REGION!,
+            collectionId: e.AWS_REKOGNITION_COLLECTION_ID,
+            bucket: e.AWS_S3_BUCKET_NAME!,
+            s3Prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`,
+            s3Endpoint: e.AWS_ENDPOINT_URL_S3,
+            faceMatchThreshold: e.AWS_REKOGNITION_FACE_MATCH_THRESHOLD,
+            qualityFilter: e.AWS_REKOGNITION_QUALITY_FILTER,
+            maxAttempts: e.AWS_MAX_ATTEMPTS,
+          }
+        : undefined,
     scale: {
       kafka: {
         brokers: e.KAFKA_BROKERS,
@@ -318,7 +371,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       pgPoolSize: e.PG_POOL_SIZE,
       efSearch: e.PGVECTOR_EF_SEARCH,
       // 0: enough to keep every inference worker busy with its images in flight
-      matcherConcurrency: e.MATCHER_CONCURRENCY || e.FACE_WORKERS * e.FACE_TASKS_PER_WORKER,
+      // with aws_rekognition the work is waiting on AWS: 8 images in flight
+      matcherConcurrency: e.MATCHER_CONCURRENCY || (e.FACE_PROCESSING_BACKEND === 'aws_rekognition' ? 8 : e.FACE_WORKERS * e.FACE_TASKS_PER_WORKER),
     },
     storage: {
       dataDir: resolveFromRoot(e.DATA_DIR ?? 'data'),
@@ -362,6 +416,17 @@ export function loadConfig(env: Env = process.env): AppConfig {
     inbox: { dir: resolveFromRoot(e.INBOX_DIR ?? 'inbox'), stableMs: e.INBOX_STABLE_MS },
   };
   return deepFreeze(config);
+}
+
+/** What the AWS backend needs together (checked on the raw variables, so they join the other problems). */
+function awsProblems(env: Env): string[] {
+  if (env.FACE_PROCESSING_BACKEND?.trim() !== 'aws_rekognition') return [];
+  const problems: string[] = [];
+  if (!present(env.AWS_REGION)) problems.push('AWS_REGION: required with FACE_PROCESSING_BACKEND=aws_rekognition');
+  if (!present(env.AWS_S3_BUCKET_NAME)) problems.push('AWS_S3_BUCKET_NAME: required with FACE_PROCESSING_BACKEND=aws_rekognition (reference images are kept there)');
+  const endpoint = env.AWS_ENDPOINT_URL_S3;
+  if (present(endpoint) && !/^https?:\/\/[^/\s]+/.test(endpoint.trim())) problems.push(`AWS_ENDPOINT_URL_S3: must be an http(s) URL, got "${endpoint}"`);
+  return problems;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -29,13 +29,17 @@ export const ErrorCode = {
   INFERENCE_FAILED: 'INFERENCE_FAILED',
   POOL_BUSY: 'POOL_BUSY',
   POOL_CLOSED: 'POOL_CLOSED',
+  FACE_REJECTED: 'FACE_REJECTED',
+  UNSUPPORTED_BY_BACKEND: 'UNSUPPORTED_BY_BACKEND',
+  BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
+  BACKEND_FAILED: 'BACKEND_FAILED',
   INTERNAL: 'INTERNAL',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** Which codes a retry may cure (the input is fine, a resource was not). */
-const retryableByDefault: ReadonlySet<ErrorCode> = new Set<ErrorCode>([ErrorCode.POOL_BUSY, ErrorCode.POOL_CLOSED, ErrorCode.DB_UNAVAILABLE]);
+const retryableByDefault: ReadonlySet<ErrorCode> = new Set<ErrorCode>([ErrorCode.POOL_BUSY, ErrorCode.POOL_CLOSED, ErrorCode.DB_UNAVAILABLE, ErrorCode.BACKEND_UNAVAILABLE]);
 
 export interface AppErrorOptions {
   retryable?: boolean;

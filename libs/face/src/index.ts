@@ -1,4 +1,4 @@
-export { decodeImage, SupportedFormats, type DecodeLimits, type DecodedImage, type ImageFormat, type RgbImage } from './image/decode.js';
+export { decodeImage, inspectImage, classifySharpError, SupportedFormats, type ImageHeader, type DecodeLimits, type DecodedImage, type ImageFormat, type RgbImage } from './image/decode.js';
 export type { Box, Detection, FiveLandmarks, Point } from './detect/types.js';
 export { alignFace, estimateSimilarity, ARCFACE_TEMPLATE, ALIGNED_SIDE } from './align/align.js';
 export { distance, cosineDistance, defaultMaxDistance, DEFAULT_MAX_DISTANCE, type EmbeddingVector } from './embed/distance.js';

@@ -13,7 +13,7 @@ export interface ApiServiceOptions {
   face: FaceConfig;
   log: Logger;
   store: Store;
-  faces: ApiDeps['faces'];
+  backend: ApiDeps['backend'];
   bus: EventBus;
   resolveImage: ApiDeps['resolveImage'];
   blacklistDir: string;
@@ -38,9 +38,8 @@ export async function startApi(options: ApiServiceOptions): Promise<ApiService> 
   const log = options.log.child({ component: 'api' });
   const watchlist = new Watchlist({
     store: options.store,
-    faces: options.faces,
+    backend: options.backend,
     folder: new BlacklistFolder(options.blacklistDir),
-    model: options.face.embedder,
     log: log.child({ component: 'watchlist' }),
   });
   let watcher: BlacklistWatcher | undefined;

@@ -1,6 +1,6 @@
 import type { EventBus, FaceConfig, Logger } from '@facewatch/core';
 import type { Store } from '@facewatch/db';
-import type { AnalyseOptions, AnalyseResult, PoolStats } from '@facewatch/face';
+import type { FaceBackend } from '@facewatch/recognition';
 import type { Watchlist } from './blacklist/watchlist.js';
 import type { ReplyWaiter } from './replies.js';
 
@@ -25,7 +25,8 @@ export interface ApiDeps {
   face: FaceConfig;
   log: Logger;
   store: Store;
-  faces: { analyse(bytes: Uint8Array, options: AnalyseOptions): Promise<AnalyseResult>; readonly stats: PoolStats };
+  /** Detects, embeds and indexes faces: the local models or AWS Rekognition. */
+  backend: FaceBackend;
   watchlist: Watchlist;
   bus: EventBus;
   replies: ReplyWaiter;

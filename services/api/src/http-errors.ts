@@ -26,5 +26,9 @@ export const httpStatus: Readonly<Record<ErrorCode, number>> = {
   INFERENCE_FAILED: 500,
   POOL_BUSY: 503,
   POOL_CLOSED: 503,
+  FACE_REJECTED: 422,
+  UNSUPPORTED_BY_BACKEND: 501,
+  BACKEND_UNAVAILABLE: 503,
+  BACKEND_FAILED: 502,
   INTERNAL: 500,
 };

@@ -1,17 +1,17 @@
 import { createLogger, imageSourcePolicy, isAppError, loadConfig, registerShutdown, requireScaleProfile, resolveImageInput, startKafkaBus, type Logger } from '@facewatch/core';
 import { openConfiguredPostgresStore } from '@facewatch/db';
-import { startFacePool } from '@facewatch/face';
+import { openFaceBackend } from '@facewatch/recognition';
 import { startApi } from './api-service.js';
 
-// `npm run start:api`: the HTTP API of the scale profile on PostgreSQL and Kafka. It embeds faces
-// itself for enrolment, detect, represent and verify; process-images goes through the matchers.
+// `npm run start:api`: the HTTP API of the scale profile on PostgreSQL and Kafka. It uses the face
+// backend itself for enrolment, detect, represent and verify; process-images goes through the matchers.
 let log: Logger | undefined;
 try {
   const config = loadConfig();
   log = createLogger({ level: config.logLevel, name: 'facewatch-api' });
   const { databaseUrl } = requireScaleProfile(config, 'api');
   const store = await openConfiguredPostgresStore(config, databaseUrl, log);
-  const pool = await startFacePool(config.face, log);
+  const backend = await openFaceBackend(config, store, log);
   const bus = await startKafkaBus(config, 'api', log);
   const policy = imageSourcePolicy(config);
   const api = await startApi({
@@ -19,7 +19,7 @@ try {
     face: config.face,
     log,
     store,
-    faces: pool,
+    backend,
     bus,
     resolveImage: (input) => resolveImageInput(input, policy),
     blacklistDir: config.storage.blacklistDir,
@@ -31,7 +31,7 @@ try {
     [
       { name: 'http', close: () => api.close() },
       { name: 'kafka', close: () => bus.close() },
-      { name: 'face pool', close: () => pool.close() },
+      { name: 'face backend', close: () => backend.close() },
       { name: 'store', close: () => store.close() },
     ],
     { log, forceAfterMs: config.api.shutdownGraceMs },

@@ -149,5 +149,15 @@ export const VerifyResponse = z
 
 export const Health = z.object({ status: z.string(), version: z.string() }).meta({ id: 'Health' });
 export const Readiness = z
-  .object({ ready: z.boolean(), models: z.boolean(), store: z.boolean(), pool: z.object({ workers: z.number(), inFlight: z.number(), queued: z.number() }) })
+  .object({
+    ready: z.boolean(),
+    backend: z.enum(['local', 'aws_rekognition']),
+    /** The backend can answer: models loaded (local), collection and bucket reachable (AWS). */
+    models: z.boolean(),
+    store: z.boolean(),
+    pool: z.object({ workers: z.number(), inFlight: z.number(), queued: z.number() }).optional().describe('local backend: the inference workers'),
+    collection: z.string().optional().describe('aws_rekognition: the collection id'),
+    faces: z.number().nullable().optional().describe('aws_rekognition: faces in the collection'),
+    error: z.string().optional().describe('aws_rekognition: the error code when not ready'),
+  })
   .meta({ id: 'Readiness' });

@@ -9,7 +9,7 @@ import {
   type Logger,
 } from '@facewatch/core';
 import { openSqliteStore } from '@facewatch/db';
-import { startFacePool } from '@facewatch/face';
+import { openFaceBackend } from '@facewatch/recognition';
 import { startInboxWatcher } from '@facewatch/ingest';
 import { folderImageCopyStore, startMatcher, type ImageResolver } from '@facewatch/matcher';
 import { startApi } from '@facewatch/api';
@@ -23,27 +23,27 @@ const version = '0.1.0';
 export async function startEmbedded(config: AppConfig, log: Logger): Promise<{ close(): Promise<void>; port: number }> {
   await Promise.all([config.storage.dataDir, config.storage.blacklistDir, config.storage.processedDir, config.inbox.dir].map((d) => mkdir(d, { recursive: true })));
   const store = await openSqliteStore({ path: join(config.storage.dataDir, 'facewatch.db'), log: log.child({ component: 'store' }) });
-  const pool = await startFacePool(config.face, log);
+  const backend = await openFaceBackend(config, store, log);
   const bus = new InProcessBus(log.child({ component: 'bus' }));
   const policy = imageSourcePolicy(config);
 
   const resolve: ImageResolver = imageReferenceResolver(policy);
   const matcher = await startMatcher({
     bus,
-    faces: pool,
+    backend,
     store,
     copies: folderImageCopyStore(config.storage.processedDir),
     resolve,
-    config: config.face,
     log,
-    concurrency: config.face.pool.workers * config.face.pool.tasksPerWorker * 2,
+    // local: twice what the inference pool holds, so it never waits for the next image
+    concurrency: config.backend === 'local' ? config.face.pool.workers * config.face.pool.tasksPerWorker * 2 : config.scale.matcherConcurrency,
   });
   const api = await startApi({
     settings: config.api,
     face: config.face,
     log,
     store,
-    faces: pool,
+    backend,
     bus,
     resolveImage: (input) => resolveImageInput(input, policy),
     blacklistDir: config.storage.blacklistDir,
@@ -68,7 +68,7 @@ export async function startEmbedded(config: AppConfig, log: Logger): Promise<{ c
       await inbox.close();
       await bus.drain();
       await matcher.close();
-      await pool.close();
+      await backend.close();
       await store.close();
     },
   };

@@ -1,6 +1,6 @@
 import { createLogger, imageReferenceResolver, imageSourcePolicy, isAppError, loadConfig, registerShutdown, requireScaleProfile, startKafkaBus, type Logger } from '@facewatch/core';
 import { openConfiguredPostgresStore } from '@facewatch/db';
-import { startFacePool } from '@facewatch/face';
+import { openFaceBackend } from '@facewatch/recognition';
 import { folderImageCopyStore } from './image-copy-store.js';
 import { startMatcher } from './matcher-service.js';
 
@@ -12,15 +12,14 @@ try {
   log = createLogger({ level: config.logLevel, name: 'facewatch-matcher' });
   const { databaseUrl } = requireScaleProfile(config, 'matcher');
   const store = await openConfiguredPostgresStore(config, databaseUrl, log);
-  const pool = await startFacePool(config.face, log);
+  const backend = await openFaceBackend(config, store, log);
   const bus = await startKafkaBus(config, 'matcher', log);
   const subscription = await startMatcher({
     bus,
-    faces: pool,
+    backend,
     store,
     copies: folderImageCopyStore(config.storage.processedDir),
     resolve: imageReferenceResolver(imageSourcePolicy(config)),
-    config: config.face,
     log,
     concurrency: config.scale.matcherConcurrency,
   });
@@ -29,7 +28,7 @@ try {
     [
       { name: 'consumer', close: () => subscription.close() },
       { name: 'kafka', close: () => bus.close() },
-      { name: 'face pool', close: () => pool.close() },
+      { name: 'face backend', close: () => backend.close() },
       { name: 'store', close: () => store.close() },
     ],
     { log, forceAfterMs: config.api.shutdownGraceMs },

@@ -1,28 +1,17 @@
 import { createHash } from 'node:crypto';
-import {
-  AppError,
-  ErrorCode,
-  resolveMatchOptions,
-  toAppError,
-  Topic,
-  type EventBus,
-  type FaceConfig,
-  type FaceMatched,
-  type ImageReceived,
-  type Logger,
-} from '@facewatch/core';
+import { AppError, ErrorCode, toAppError, Topic, type EventBus, type FaceMatched, type ImageReceived, type Logger } from '@facewatch/core';
 import type { FaceRecord, ProcessedImage, Store } from '@facewatch/db';
-import { defaultMaxDistance, toFacialArea } from '@facewatch/face';
-import type { FaceAnalyser, ImageCopyStore, ImageResolver } from './ports.js';
-import { searchWatchlist } from './search-watchlist.js';
+import type { BackendOptions, FaceBackend } from '@facewatch/recognition';
+import { nameMatches } from './name-matches.js';
+import type { ImageCopyStore, ImageResolver } from './ports.js';
 
 export interface MatchImageDeps {
-  faces: FaceAnalyser;
+  /** Finds and searches the faces: local models or AWS Rekognition. */
+  backend: FaceBackend;
   store: Store;
   copies: ImageCopyStore;
   resolve: ImageResolver;
   bus: EventBus;
-  config: FaceConfig;
   log: Logger;
   /** Persons reported per face at most. */
   maxMatchesPerFace?: number;
@@ -32,8 +21,8 @@ export interface MatchImageDeps {
 const hash = (...parts: string[]): string => createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 32);
 
 /**
- * The matcher's use case: image received → decode, detect, align, embed every face → search the
- * watch-list → decide per face → persist the result (with a copy of the image) → publish the
+ * The matcher's use case: image received → find every face and search it in the watch-list (the
+ * backend: local models, or Rekognition) → name the matches → decide per face → persist the result (with a copy of the image) → publish the
  * result and one alert per matched person. Failures of the image itself (unreadable, too large…)
  * are results too, with their error. Ids are deterministic (content hash + model + detector; the
  * event id when there are no bytes), so a redelivered event overwrites the same result and
@@ -42,13 +31,12 @@ const hash = (...parts: string[]): string => createHash('sha256').update(parts.j
  */
 export async function matchImage(deps: MatchImageDeps, event: ImageReceived): Promise<ProcessedImage> {
   const now = (deps.now ?? (() => new Date()))().toISOString();
-  let options;
+  let options: BackendOptions;
   try {
-    options = resolveMatchOptions(event.options, deps.config);
+    options = deps.backend.resolveOptions(event.options);
   } catch (err) {
-    return finish(deps, event, failed(event, hash(event.event_id), toAppError(err), now, deps.config));
+    return finish(deps, event, failed(event, hash(event.event_id), toAppError(err), now, deps.backend.resolveOptions(undefined)));
   }
-  const maxDistance = options.maxDistance ?? defaultMaxDistance(options.metric);
 
   let bytes: Uint8Array;
   try {
@@ -56,31 +44,28 @@ export async function matchImage(deps: MatchImageDeps, event: ImageReceived): Pr
   } catch (err) {
     const e = toAppError(err);
     if (e.retryable && e.code !== ErrorCode.URL_FETCH_FAILED) throw e;
-    return finish(deps, event, failed(event, hash(event.event_id), e, now, deps.config, options));
+    return finish(deps, event, failed(event, hash(event.event_id), e, now, options));
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const imageId = hash(sha256, options.model, options.detector);
+  const limit = deps.maxMatchesPerFace ?? 5;
 
   let analysis;
   try {
-    analysis = await deps.faces.analyse(bytes, { detector: options.detector, embed: true });
+    analysis = await deps.backend.search(bytes, { ...options, limit });
   } catch (err) {
     const e = toAppError(err);
     if (e.retryable) throw e;
-    return finish(deps, event, { ...failed(event, imageId, e, now, deps.config, options), sha256 });
+    return finish(deps, event, { ...failed(event, imageId, e, now, options), sha256 });
   }
 
-  const index = await deps.store.vectorIndex(options.model, 512);
   const faces: FaceRecord[] = [];
   for (const [faceIndex, face] of analysis.faces.entries()) {
-    const matches = await searchWatchlist(
-      { index, store: deps.store },
-      { embedding: face.embedding!, norm: face.norm!, box: face.box, metric: options.metric, maxDistance, limit: deps.maxMatchesPerFace ?? 5 },
-    );
+    const matches = await nameMatches(deps.store, face, { maxDistance: options.maxDistance, limit });
     faces.push({
       face_index: faceIndex,
-      facial_area: toFacialArea(face),
-      confidence: Number(face.score.toFixed(4)),
+      facial_area: face.facial_area,
+      confidence: face.confidence,
       decision: matches.length > 0 ? 'match' : 'unknown',
       blacklist_matches: matches,
     });
@@ -105,14 +90,7 @@ export async function matchImage(deps: MatchImageDeps, event: ImageReceived): Pr
   return finish(deps, event, result);
 }
 
-function failed(
-  event: ImageReceived,
-  id: string,
-  error: AppError,
-  now: string,
-  config: FaceConfig,
-  options?: { model: string; detector: string; metric: string },
-): ProcessedImage {
+function failed(event: ImageReceived, id: string, error: AppError, now: string, options: Pick<BackendOptions, 'model' | 'detector' | 'metric'>): ProcessedImage {
   return {
     id,
     image_path_or_identifier: event.identifier,
@@ -121,9 +99,9 @@ function failed(
     stored_image_path: null,
     width: null,
     height: null,
-    model_name: options?.model ?? config.embedder,
-    detector_backend: options?.detector ?? config.detector,
-    distance_metric: options?.metric ?? config.distanceMetric,
+    model_name: options.model,
+    detector_backend: options.detector,
+    distance_metric: options.metric,
     faces: [],
     matched: false,
     error: { code: error.code, message: error.message },

@@ -1,17 +1,17 @@
-import { Topic, type EventBus, type FaceConfig, type Logger, type Subscription } from '@facewatch/core';
+import { Topic, type EventBus, type Logger, type Subscription } from '@facewatch/core';
 import type { Store } from '@facewatch/db';
+import type { FaceBackend } from '@facewatch/recognition';
 import { matchImage } from './match-image.js';
-import type { FaceAnalyser, ImageCopyStore, ImageResolver } from './ports.js';
+import type { ImageCopyStore, ImageResolver } from './ports.js';
 
 export interface MatcherOptions {
   bus: EventBus;
-  faces: FaceAnalyser;
+  backend: FaceBackend;
   store: Store;
   copies: ImageCopyStore;
   resolve: ImageResolver;
-  config: FaceConfig;
   log: Logger;
-  /** Images matched at once (keep the inference pool busy, no more). */
+  /** Images matched at once (keep the inference pool, or the AWS calls, busy; no more). */
   concurrency: number;
 }
 

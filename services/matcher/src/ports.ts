@@ -1,10 +1,4 @@
-import type { AnalyseOptions, AnalyseResult } from '@facewatch/face';
 import type { ImageReference } from '@facewatch/core';
-
-/** The face pipeline as the matcher sees it (the inference pool implements it). */
-export interface FaceAnalyser {
-  analyse(bytes: Uint8Array, options: AnalyseOptions): Promise<AnalyseResult>;
-}
 
 /** Gets the bytes of an image reference (server path or URL) within the deployment's policy. */
 export type ImageResolver = (reference: Exclude<ImageReference, { kind: 'bytes' }>) => Promise<Uint8Array>;

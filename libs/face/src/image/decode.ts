@@ -35,6 +35,51 @@ export interface DecodedImage extends RgbImage {
  * Large images are shrunk on load to `maxSidePx` (JPEG shrink-on-load makes this cheap).
  */
 export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Promise<DecodedImage> {
+  const { input, options, format, width: originalWidth, height: originalHeight } = await inspect(bytes, limits);
+  try {
+    const { data, info } = await sharp(input, options)
+      .rotate()
+      .resize({ width: limits.maxSidePx, height: limits.maxSidePx, fit: 'inside', withoutEnlargement: true })
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const rgb = info.channels === 3 ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : toRgb(data, info.channels);
+    return {
+      data: rgb,
+      width: info.width,
+      height: info.height,
+      format: format as ImageFormat,
+      originalWidth,
+      originalHeight,
+      scale: originalWidth / info.width,
+    };
+  } catch (err) {
+    throw classifySharpError(err);
+  }
+}
+
+/** What {@link inspectImage} reads from an image's header. */
+export interface ImageHeader {
+  format: ImageFormat;
+  /** After EXIF rotation. */
+  width: number;
+  height: number;
+  /** EXIF orientation (1: as stored). */
+  orientation: number;
+}
+
+/**
+ * The checks of {@link decodeImage} without decoding: empty, byte limit, format, pixel limit
+ * (from the header), with the same error codes. For code that passes images on (the AWS backend).
+ */
+export async function inspectImage(bytes: Uint8Array, limits: Pick<DecodeLimits, 'maxBytes' | 'maxPixels'>): Promise<ImageHeader> {
+  const { format, width, height, orientation } = await inspect(bytes, limits);
+  return { format, width, height, orientation };
+}
+
+async function inspect(bytes: Uint8Array, limits: Pick<DecodeLimits, 'maxBytes' | 'maxPixels'>) {
   if (bytes.length === 0) throw new AppError(ErrorCode.IMAGE_EMPTY, 'the image is empty (0 bytes)');
   if (bytes.length > limits.maxBytes) {
     throw new AppError(ErrorCode.IMAGE_TOO_LARGE, `the image is ${bytes.length} bytes; the limit is ${limits.maxBytes}`, {
@@ -63,32 +108,9 @@ export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Prom
       details: { width, height, maxPixels: limits.maxPixels },
     });
   }
-  const rotated = (meta.orientation ?? 1) >= 5;
-  const originalWidth = rotated ? height : width;
-  const originalHeight = rotated ? width : height;
-
-  try {
-    const { data, info } = await sharp(input, options)
-      .rotate()
-      .resize({ width: limits.maxSidePx, height: limits.maxSidePx, fit: 'inside', withoutEnlargement: true })
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb')
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    const rgb = info.channels === 3 ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : toRgb(data, info.channels);
-    return {
-      data: rgb,
-      width: info.width,
-      height: info.height,
-      format: format as ImageFormat,
-      originalWidth,
-      originalHeight,
-      scale: originalWidth / info.width,
-    };
-  } catch (err) {
-    throw classifySharpError(err);
-  }
+  const orientation = meta.orientation ?? 1;
+  const rotated = orientation >= 5;
+  return { input, options, format: format as ImageFormat, width: rotated ? height : width, height: rotated ? width : height, orientation };
 }
 
 function toRgb(data: Uint8Array, channels: number): Uint8Array {
@@ -115,7 +137,7 @@ export async function resizeRgb(image: RgbImage, width: number, height: number):
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
 }
 
-function classifySharpError(err: unknown): AppError {
+export function classifySharpError(err: unknown): AppError {
   const message = err instanceof Error ? err.message : String(err);
   if (/unsupported image format/i.test(message)) {
     return new AppError(ErrorCode.IMAGE_UNSUPPORTED_FORMAT, `not an image in a supported format (${SupportedFormats.join(', ')})`, { cause: err });

@@ -66,11 +66,13 @@ export class BlacklistFolder {
     }
   }
 
-  /** Writes an uploaded image under a safe, unique file name; returns the name. */
-  async writeImage(folder: string, originalName: string, format: string, bytes: Uint8Array): Promise<string> {
+  /**
+   * A safe file name for an upload in a person's folder: the client's name cleaned, the extension
+   * of the image's real format (from its first bytes), unique among the files there and `taken`.
+   */
+  async chooseFileName(folder: string, originalName: string, bytes: Uint8Array, taken: ReadonlySet<string>): Promise<string> {
     const dir = join(this.root, folder);
-    await mkdir(dir, { recursive: true });
-    const ext = extensionFor[format] ?? '.img';
+    const ext = extensionFor[sniffFormat(bytes) ?? ''] ?? '.img';
     const stem =
       originalName
         .replace(/\.[^.]*$/, '')
@@ -78,11 +80,17 @@ export class BlacklistFolder {
         .replace(/^_+|_+$/g, '')
         .slice(0, 60) || 'image';
     let name = `${stem}${ext}`;
-    for (let n = 2; await exists(join(dir, name)); n++) name = `${stem}_${n}${ext}`;
-    const temp = join(dir, `.${name}.${process.pid}.tmp`);
-    await writeFile(temp, bytes);
-    await rename(temp, join(dir, name));
+    for (let n = 2; taken.has(name) || (await exists(join(dir, name))); n++) name = `${stem}_${n}${ext}`;
     return name;
+  }
+
+  /** Writes an image under the name given (chooseFileName); through a temporary name, so the watcher never sees half a file. */
+  async writeImage(folder: string, fileName: string, bytes: Uint8Array): Promise<void> {
+    const dir = join(this.root, folder);
+    await mkdir(dir, { recursive: true });
+    const temp = join(dir, `.${fileName}.${process.pid}.tmp`);
+    await writeFile(temp, bytes);
+    await rename(temp, join(dir, fileName));
   }
 
   async removeImage(folder: string, fileName: string): Promise<void> {
@@ -92,6 +100,17 @@ export class BlacklistFolder {
   async removeFolder(folder: string): Promise<void> {
     await rm(join(this.root, folder), { recursive: true, force: true });
   }
+}
+
+/** The image format from its magic bytes (the decoder checks the rest). */
+function sniffFormat(b: Uint8Array): string | undefined {
+  const ascii = (from: number, to: number) => String.fromCharCode(...b.subarray(from, to));
+  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
+  if (b[0] === 0x89 && ascii(1, 4) === 'PNG') return 'png';
+  if (ascii(0, 4) === 'GIF8') return 'gif';
+  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'webp';
+  if (ascii(0, 4) === 'II*\0' || ascii(0, 4) === 'MM\0*') return 'tiff';
+  return undefined;
 }
 
 export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');

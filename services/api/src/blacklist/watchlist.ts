@@ -1,13 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { AppError, ErrorCode, toAppError, type Logger } from '@facewatch/core';
-import type { Person, ReferenceFace, Store, VectorIndex } from '@facewatch/db';
-import type { AnalyseOptions, AnalyseResult } from '@facewatch/face';
+import { AppError, ErrorCode, type Logger } from '@facewatch/core';
+import type { Person, ReferenceImage, Store } from '@facewatch/db';
+import type { FaceBackend } from '@facewatch/recognition';
 import { BlacklistFolder, sha256 } from './blacklist-folder.js';
 import { Mutex } from './mutex.js';
-
-export interface FaceEmbedder {
-  analyse(bytes: Uint8Array, options: AnalyseOptions): Promise<AnalyseResult>;
-}
 
 export interface Upload {
   fileName: string;
@@ -22,9 +18,9 @@ export interface Rejection {
 
 export interface WatchlistDeps {
   store: Store;
-  faces: FaceEmbedder;
+  /** Indexes reference faces: local vectors, or a Rekognition collection with the images in S3. */
+  backend: FaceBackend;
   folder: BlacklistFolder;
-  model: string;
   log: Logger;
 }
 
@@ -32,6 +28,11 @@ export interface WatchlistDeps {
  * The watch-list use cases: enrol, add images, rename, delete, and keep the index in step with
  * blacklist_db/ edited by hand. Every change runs under one mutex, so an upload and the folder
  * watcher never index the same file twice.
+ *
+ * With the local backend blacklist_db/ holds the reference images and is the truth: a file
+ * removed by hand is un-indexed. With a backend that keeps the images itself (Rekognition + S3),
+ * blacklist_db/<person>/ is a drop folder: a file placed there is enrolled, then removed locally
+ * once S3 holds it; the person's (empty) folder stays and still stands for the person.
  */
 export class Watchlist {
   private readonly mutex = new Mutex();
@@ -40,8 +41,8 @@ export class Watchlist {
 
   constructor(private readonly deps: WatchlistDeps) {}
 
-  private index(): Promise<VectorIndex> {
-    return this.deps.store.vectorIndex(this.deps.model, 512);
+  private get keepsFiles(): boolean {
+    return this.deps.backend.referenceStorage === 'folder';
   }
 
   createPerson(name: string, reason: string | null, uploads: Upload[]): Promise<{ person: Person; rejected: Rejection[] }> {
@@ -70,21 +71,21 @@ export class Watchlist {
     });
   }
 
-  /** Removes the person's faces from the index, their records, and their folder. */
+  /** Removes the person's records, their faces from the index (and objects from S3), and their folder. */
   delete(personId: string): Promise<void> {
     return this.mutex.run(async () => {
       const person = await this.requirePerson(personId);
-      const { faceIds } = await this.deps.store.persons.delete(personId);
-      await (await this.index()).remove(faceIds);
+      const faces = await this.deletePerson(person);
       await this.deps.folder.removeFolder(person.folder);
-      this.deps.log.info({ personId, faces: faceIds.length }, 'person deleted');
+      this.deps.log.info({ personId, faces }, 'person deleted');
     });
   }
 
   /**
    * Brings the database and index in line with blacklist_db/: new folders become persons (named
-   * after the folder), deleted folders delete their person, new files are indexed, deleted files
-   * un-indexed, replaced files re-indexed. `folders` limits the work to folders known to have changed.
+   * after the folder), deleted folders delete their person, new files are indexed, replaced files
+   * re-indexed; deleted files are un-indexed when blacklist_db/ holds the images. `folders` limits
+   * the work to folders known to have changed.
    */
   reconcile(folders?: readonly string[]): Promise<{ added: number; removed: number; personsCreated: number; personsDeleted: number }> {
     return this.mutex.run(async () => {
@@ -92,18 +93,16 @@ export class Watchlist {
       const onDisk = new Set(await this.deps.folder.folders());
       const { items: persons } = await this.deps.store.persons.list({ offset: 0, limit: 1_000_000 });
       const byFolder = new Map(persons.map((p) => [p.folder, p]));
-      const index = await this.index();
       if (!folders) {
-        // the index and the face rows are two writes: after a crash between them, re-add what is missing
-        const faces = await this.deps.store.references.allFaces(this.deps.model);
-        if ((await index.count()) < faces.length) await index.upsert(faces.map((f) => ({ id: f.id, vector: f.embedding })));
+        // the store and the index are two writes: after a crash between them, repair the index
+        const repaired = await this.deps.backend.reconcile(await this.deps.store.references.allFaces(this.deps.backend.referenceModel));
+        if (repaired.added + repaired.removed > 0) this.deps.log.info(repaired, 'face index repaired from the store');
       }
 
       for (const person of persons) {
         if (folders && !folders.includes(person.folder)) continue;
         if (!onDisk.has(person.folder)) {
-          const { faceIds } = await this.deps.store.persons.delete(person.id);
-          await index.remove(faceIds);
+          await this.deletePerson(person);
           stats.personsDeleted++;
           this.deps.log.info({ personId: person.id, folder: person.folder }, 'folder removed by hand: person deleted');
         }
@@ -120,9 +119,15 @@ export class Watchlist {
         const known = await this.deps.store.references.listImages(person.id);
         const knownByName = new Map(known.map((i) => [i.fileName, i]));
         for (const image of known) {
+          // with images kept elsewhere (S3), a file missing locally is the normal state
+          if (!files.has(image.fileName) && !this.keepsFiles) continue;
           const current = files.has(image.fileName) ? await this.deps.folder.readImage(folder, image.fileName) : undefined;
-          if (current?.sha256 === image.sha256) continue;
-          await index.remove(await this.deps.store.references.removeImage(image.id));
+          if (current?.sha256 === image.sha256) {
+            // uploaded before a crash could remove the local copy
+            if (!this.keepsFiles) await this.deps.folder.removeImage(folder, image.fileName);
+            continue;
+          }
+          await this.removeImage(person, image);
           knownByName.delete(image.fileName);
           stats.removed++;
         }
@@ -130,11 +135,14 @@ export class Watchlist {
           if (knownByName.has(fileName)) continue;
           const file = await this.deps.folder.readImage(folder, fileName);
           if (!file || this.rejectedFiles.has(`${folder}/${fileName}:${file.sha256}`)) continue;
-          const rejection = await this.indexImage(person, fileName, file.bytes, file.sha256);
+          const rejection = await this.enrol(person, fileName, file.bytes, file.sha256);
           if (rejection) {
             this.rejectedFiles.set(`${folder}/${fileName}:${file.sha256}`, rejection.code);
             this.deps.log.warn({ folder, fileName, code: rejection.code }, `reference image not indexed: ${rejection.message}`);
-          } else stats.added++;
+          } else {
+            stats.added++;
+            if (!this.keepsFiles) await this.deps.folder.removeImage(folder, fileName);
+          }
         }
       }
       if (stats.added + stats.removed + stats.personsCreated + stats.personsDeleted > 0) this.deps.log.info(stats, 'watch-list synchronised with blacklist_db');
@@ -148,59 +156,44 @@ export class Watchlist {
     return person;
   }
 
+  /** Store first (the cascade returns the face ids), then the index and the image objects. */
+  private async deletePerson(person: Person): Promise<number> {
+    const images = await this.deps.store.references.listImages(person.id);
+    const { faceIds } = await this.deps.store.persons.delete(person.id);
+    await this.deps.backend.removeReferences({ faceIds, keys: this.keepsFiles ? [] : images.map((i) => `${person.folder}/${i.fileName}`) });
+    return faceIds.length;
+  }
+
+  private async removeImage(person: Person, image: ReferenceImage): Promise<void> {
+    const faceIds = await this.deps.store.references.removeImage(image.id);
+    await this.deps.backend.removeReferences({ faceIds, keys: this.keepsFiles ? [] : [`${person.folder}/${image.fileName}`] });
+  }
+
   private async addUploads(person: Person, uploads: Upload[]): Promise<Rejection[]> {
     const rejected: Rejection[] = [];
+    const taken = new Set((await this.deps.store.references.listImages(person.id)).map((i) => i.fileName));
     for (const upload of uploads) {
-      const analysis = await this.analyseReference(upload.bytes);
-      if ('code' in analysis) {
-        rejected.push({ filename: upload.fileName, code: analysis.code, message: analysis.message });
-        continue;
-      }
-      const fileName = await this.deps.folder.writeImage(person.folder, upload.fileName, analysis.result.format, upload.bytes);
-      await this.store(person, fileName, upload.bytes, sha256(upload.bytes), analysis.result);
+      const fileName = await this.deps.folder.chooseFileName(person.folder, upload.fileName, upload.bytes, taken);
+      const rejection = await this.enrol(person, fileName, upload.bytes, sha256(upload.bytes), true);
+      if (rejection) rejected.push({ ...rejection, filename: upload.fileName });
+      else taken.add(fileName);
     }
     return rejected;
   }
 
-  private async indexImage(person: Person, fileName: string, bytes: Uint8Array, hash: string): Promise<Rejection | undefined> {
-    const analysis = await this.analyseReference(bytes);
-    if ('code' in analysis) return { filename: fileName, code: analysis.code, message: analysis.message };
-    await this.store(person, fileName, bytes, hash, analysis.result);
-    return undefined;
-  }
-
-  /** A reference image must show exactly one face. */
-  private async analyseReference(bytes: Uint8Array): Promise<{ result: AnalyseResult } | { code: string; message: string }> {
-    let result: AnalyseResult;
-    try {
-      result = await this.deps.faces.analyse(bytes, { embed: true });
-    } catch (err) {
-      const e = toAppError(err);
-      if (e.retryable) throw e;
-      return { code: e.code, message: e.message };
-    }
-    if (result.faces.length === 0) return { code: ErrorCode.NO_FACE, message: 'no face found in the image' };
-    if (result.faces.length > 1) return { code: ErrorCode.MULTIPLE_FACES, message: `${result.faces.length} faces found; a reference image must show one person` };
-    return { result };
-  }
-
-  private async store(person: Person, fileName: string, bytes: Uint8Array, hash: string, result: AnalyseResult): Promise<void> {
+  /**
+   * One reference image: the backend checks and indexes it (local: embeds it; Rekognition: stores
+   * it in S3 and indexes it), the file is written when blacklist_db/ holds the images, the store
+   * records it, and the backend makes it searchable.
+   */
+  private async enrol(person: Person, fileName: string, bytes: Uint8Array, hash: string, writeFile = false): Promise<Rejection | undefined> {
     const imageId = randomUUID();
-    const face = result.faces[0]!;
-    const ref: ReferenceFace = {
-      id: randomUUID(),
-      imageId,
-      personId: person.id,
-      model: this.deps.model,
-      embedding: face.embedding!,
-      norm: face.norm!,
-      box: face.box,
-    };
-    await this.deps.store.references.addImage(
-      { id: imageId, personId: person.id, fileName, sha256: hash, bytes: bytes.length, createdAt: new Date().toISOString() },
-      [ref],
-    );
-    await (await this.index()).upsert([{ id: ref.id, vector: ref.embedding }]);
+    const outcome = await this.deps.backend.indexReference({ personId: person.id, imageId, key: `${person.folder}/${fileName}`, bytes });
+    if (!outcome.indexed) return { filename: fileName, code: outcome.code, message: outcome.message };
+    if (writeFile && this.keepsFiles) await this.deps.folder.writeImage(person.folder, fileName, bytes);
+    await this.deps.store.references.addImage({ id: imageId, personId: person.id, fileName, sha256: hash, bytes: bytes.length, createdAt: new Date().toISOString() }, outcome.faces);
+    await this.deps.backend.commitReference(outcome.faces);
+    return undefined;
   }
 }
 

@@ -1,5 +1,6 @@
-import { resolveMatchOptions, AppError, ErrorCode } from '@facewatch/core';
-import { defaultMaxDistance, distance, toFacialArea } from '@facewatch/face';
+import { AppError, ErrorCode } from '@facewatch/core';
+import { distance } from '@facewatch/face';
+import type { BackendOptions, EmbeddedImage } from '@facewatch/recognition';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.js';
 import { ErrorBody, route } from '../route.js';
@@ -10,14 +11,19 @@ const errors = {
   403: { description: 'server path outside the allowed roots', schema: ErrorBody },
   413: { description: 'image too large', schema: ErrorBody },
   422: { description: 'invalid request or image', schema: ErrorBody },
+  501: { description: 'not offered by the configured face backend (UNSUPPORTED_BY_BACKEND)', schema: ErrorBody },
 };
 
 /** Stateless face endpoints: detect, and deepface's represent and verify. */
 export const detectRoutes = (deps: ApiDeps) => {
-  const analyse = async (input: string, detector: string | undefined, embed: boolean) => {
-    const options = resolveMatchOptions({ detector_backend: detector }, deps.face);
+  /** Embeddings exist only with a backend that exposes them (local); Rekognition keeps its own. */
+  const embed = async (input: string, options: BackendOptions): Promise<EmbeddedImage> => {
+    const backend = deps.backend;
+    if (!backend.embed) {
+      throw new AppError(ErrorCode.UNSUPPORTED_BY_BACKEND, `${backend.kind} does not expose face embeddings; represent and verify need FACE_PROCESSING_BACKEND=local`);
+    }
     const { bytes } = await deps.resolveImage(input);
-    return { options, result: await deps.faces.analyse(bytes, { detector: options.detector, embed }) };
+    return backend.embed(bytes, options);
   };
   return [
     route({
@@ -28,8 +34,10 @@ export const detectRoutes = (deps: ApiDeps) => {
       body: DetectRequest,
       responses: { 200: { description: 'faces, most confident first (empty when none)', schema: z.array(DetectedFace) }, ...errors },
       handler: async (ctx, { body }) => {
-        const { result } = await analyse(body.image, body.detector_backend, false);
-        ctx.body = result.faces.map((f) => ({ facial_area: toFacialArea(f), confidence: Number(f.score.toFixed(4)) }));
+        const options = deps.backend.resolveOptions({ detector_backend: body.detector_backend });
+        const { bytes } = await deps.resolveImage(body.image);
+        const result = await deps.backend.detect(bytes, options);
+        ctx.body = result.faces.map((f) => ({ facial_area: f.facial_area, confidence: f.confidence }));
       },
     }),
     route({
@@ -40,12 +48,12 @@ export const detectRoutes = (deps: ApiDeps) => {
       body: RepresentRequest,
       responses: { 200: { description: 'one result per face', schema: RepresentResponse }, ...errors },
       handler: async (ctx, { body }) => {
-        const { result } = await analyse(body.img, body.detector_backend, true);
+        const result = await embed(body.img, deps.backend.resolveOptions({ detector_backend: body.detector_backend }));
         ctx.body = {
           results: result.faces.map((f) => ({
-            embedding: Array.from(f.embedding!, (v) => Number(v.toFixed(6))),
-            facial_area: toFacialArea(f),
-            face_confidence: Number(f.score.toFixed(4)),
+            embedding: Array.from(f.embedding, (v) => Number(v.toFixed(6))),
+            facial_area: f.facial_area,
+            face_confidence: f.confidence,
           })),
         };
       },
@@ -58,14 +66,14 @@ export const detectRoutes = (deps: ApiDeps) => {
       body: VerifyRequest,
       responses: { 200: { description: 'verdict', schema: VerifyResponse }, ...errors },
       handler: async (ctx, { body }) => {
-        const options = resolveMatchOptions({ detector_backend: body.detector_backend, distance_metric: body.distance_metric, threshold: body.threshold }, deps.face);
-        const [a, b] = await Promise.all([analyse(body.img1, body.detector_backend, true), analyse(body.img2, body.detector_backend, true)]);
-        const faces = [a.result.faces[0], b.result.faces[0]];
+        const options = deps.backend.resolveOptions({ detector_backend: body.detector_backend, distance_metric: body.distance_metric, threshold: body.threshold });
+        const [a, b] = await Promise.all([embed(body.img1, options), embed(body.img2, options)]);
+        const faces = [a.faces[0], b.faces[0]];
         faces.forEach((f, i) => {
           if (!f) throw new AppError(ErrorCode.NO_FACE, `no face found in img${i + 1}`, { details: { field: `img${i + 1}` } });
         });
-        const threshold = options.maxDistance ?? defaultMaxDistance(options.metric);
-        const d = distance(options.metric, { embedding: faces[0]!.embedding!, norm: faces[0]!.norm! }, { embedding: faces[1]!.embedding!, norm: faces[1]!.norm! });
+        const threshold = options.maxDistance;
+        const d = distance(options.metric as Parameters<typeof distance>[0], faces[0]!, faces[1]!);
         ctx.body = {
           verified: d <= threshold,
           distance: Number(d.toFixed(6)),

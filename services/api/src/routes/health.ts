@@ -18,7 +18,7 @@ export const healthRoutes = (deps: ApiDeps) => [
     method: 'get',
     path: '/ready',
     tag: 'health',
-    summary: 'Readiness: models loaded and the store answering.',
+    summary: 'Readiness: the face backend (models loaded, or the AWS collection and bucket reachable) and the store answering.',
     isPublic: true,
     responses: { 200: { description: 'ready', schema: Readiness }, 503: { description: 'not ready', schema: Readiness } },
     handler: async (ctx) => {
@@ -26,11 +26,10 @@ export const healthRoutes = (deps: ApiDeps) => [
         () => true,
         () => false,
       );
-      const stats = deps.faces.stats;
-      const models = stats.workers > 0;
-      const ready = store && models;
+      const backend = await deps.backend.readiness();
+      const ready = store && backend.ready;
       ctx.status = ready ? 200 : 503;
-      ctx.body = { ready, models, store, pool: { workers: stats.workers, inFlight: stats.inFlight, queued: stats.queued } };
+      ctx.body = { ready, backend: deps.backend.kind, models: backend.ready, store, ...backend.detail };
     },
   }),
 ];

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AppError, classifyImageInput, ErrorCode, resolveMatchOptions, toAppError, Topic, type ImageReference } from '@facewatch/core';
+import { AppError, classifyImageInput, ErrorCode, toAppError, Topic, type ImageReference } from '@facewatch/core';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.js';
 import { ErrorBody, route } from '../route.js';
@@ -25,7 +25,7 @@ export const processRoutes = (deps: ApiDeps) => [
         throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, `at most ${deps.settings.maxImagesPerRequest} images per request`);
       }
       const options = { detector_backend: body.detector_backend, model_name: body.model_name, distance_metric: body.distance_metric, threshold: body.threshold };
-      resolveMatchOptions(options, deps.face); // refuse bad options for the whole request, before any work
+      const resolved = deps.backend.resolveOptions(options); // refuse bad options for the whole request, before any work
       ctx.body = await Promise.all(
         body.images.map(async (input) => {
           const eventId = randomUUID();
@@ -56,9 +56,9 @@ export const processRoutes = (deps: ApiDeps) => [
             stored_image_path: null,
             width: null,
             height: null,
-            model_name: deps.face.embedder,
-            detector_backend: body.detector_backend ?? deps.face.detector,
-            distance_metric: body.distance_metric ?? deps.face.distanceMetric,
+            model_name: resolved.model,
+            detector_backend: resolved.detector,
+            distance_metric: resolved.metric,
             processed_at: done.processed_at,
           };
         }),

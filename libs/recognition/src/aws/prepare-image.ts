@@ -1,0 +1,80 @@
+import sharp from 'sharp';
+import { AppError, ErrorCode } from '@facewatch/core';
+import { classifySharpError, inspectImage, type ImageFormat } from '@facewatch/face';
+
+/** Rekognition's input limits (API reference, "Image"): JPEG or PNG, 5 MB as bytes, 15 MB from S3. */
+export const REKOGNITION_MAX_BYTES = 5 * 1024 * 1024;
+export const REKOGNITION_MAX_S3_BYTES = 15 * 1024 * 1024;
+/** Long sides tried, in turn, when an image must be re-encoded to fit. */
+const encodeSteps = [
+  { side: 4096, quality: 90 },
+  { side: 2048, quality: 85 },
+  { side: 1280, quality: 80 },
+] as const;
+
+export interface PreparedImage {
+  /** JPEG or PNG within Rekognition's byte limit: the original when it already fits, else a re-encoded JPEG. */
+  bytes: Uint8Array;
+  /** Whether `bytes` is the caller's image unchanged (JPEG/PNG, upright, small enough). */
+  unchanged: boolean;
+  /** The original's format and size (after EXIF rotation): results are reported in these pixels. */
+  format: ImageFormat;
+  width: number;
+  height: number;
+}
+
+/**
+ * Makes an image acceptable to Rekognition without losing the caller's coordinates: facewatch's
+ * own limits (bytes, pixels, formats) are checked first from the header; WebP/GIF/TIFF, EXIF-rotated
+ * images (Rekognition does not rotate them) and images over 5 MB are re-encoded as upright JPEG
+ * (shrunk if needed, never enlarged). Rekognition answers in ratios of the image it was sent, and
+ * re-encoding keeps the aspect ratio, so ratios × the original's size are the original's pixels.
+ * An image that still does not fit is IMAGE_TOO_LARGE.
+ */
+export async function prepareForRekognition(bytes: Uint8Array, limits: { maxBytes: number; maxPixels: number }, maxSendBytes = REKOGNITION_MAX_BYTES): Promise<PreparedImage> {
+  const header = await inspectImage(bytes, limits);
+  const base = { format: header.format, width: header.width, height: header.height };
+  if ((header.format === 'jpeg' || header.format === 'png') && header.orientation === 1 && bytes.length <= maxSendBytes) {
+    return { ...base, bytes, unchanged: true };
+  }
+  const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (const step of encodeSteps) {
+    let out: Buffer;
+    try {
+      out = await sharp(input, { limitInputPixels: limits.maxPixels, failOn: 'truncated' })
+        .rotate()
+        .resize({ width: step.side, height: step.side, fit: 'inside', withoutEnlargement: true })
+        .flatten({ background: '#ffffff' })
+        .jpeg({ quality: step.quality, mozjpeg: false })
+        .toBuffer();
+    } catch (err) {
+      throw classifySharpError(err);
+    }
+    if (out.length <= maxSendBytes) return { ...base, bytes: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), unchanged: false };
+  }
+  throw new AppError(ErrorCode.IMAGE_TOO_LARGE, `the image does not fit AWS Rekognition's ${maxSendBytes} byte limit even as a ${encodeSteps.at(-1)!.side} px JPEG`, {
+    details: { bytes: bytes.length, maxBytes: maxSendBytes },
+  });
+}
+
+/** A region of an image, in its pixels, re-encoded as JPEG (for searching one face at a time). */
+export async function cropJpeg(
+  image: { data: Buffer; width: number; height: number; channels: 1 | 2 | 3 | 4 },
+  region: { left: number; top: number; width: number; height: number },
+  scale: number,
+): Promise<Uint8Array> {
+  let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } }).extract(region);
+  if (scale > 1) pipeline = pipeline.resize({ width: Math.round(region.width * scale), height: Math.round(region.height * scale), kernel: 'lanczos3' });
+  const out = await pipeline.jpeg({ quality: 92 }).toBuffer();
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** Decodes an image once to raw pixels (upright), for cropping several faces from it. */
+export async function decodeRaw(bytes: Uint8Array): Promise<{ data: Buffer; width: number; height: number; channels: 1 | 2 | 3 | 4 }> {
+  try {
+    const { data, info } = await sharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).rotate().raw().toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height, channels: info.channels };
+  } catch (err) {
+    throw classifySharpError(err);
+  }
+}
