@@ -29,10 +29,10 @@ export function errorMapper(log: Logger) {
       ctx.status = status;
       ctx.body =
         status >= 500
-          ? { code: e.code, message: status === 503 ? e.message : 'internal error; see the server log with this request id', request_id: ctx.state['requestId'] }
+          ? { code: e.code, message: status === 503 || status === 501 ? e.message : 'internal error; see the server log with this request id', request_id: ctx.state['requestId'] }
           : { code: e.code, message: e.message, request_id: ctx.state['requestId'], ...(e.details ? { details: e.details } : {}) };
       if (e.retryable) ctx.set('Retry-After', '1');
-      if (status >= 500) log.error({ err, requestId: ctx.state['requestId'], path: ctx.path }, 'request failed');
+      if (status >= 500 && status !== 501) log.error({ err, requestId: ctx.state['requestId'], path: ctx.path }, 'request failed');
     } finally {
       log.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started), requestId: ctx.state['requestId'] }, 'request');
     }

@@ -11,8 +11,23 @@ import { eventually, type RunningProfile } from './launch.js';
 
 export type Launcher = (env: Record<string, string>) => Promise<RunningProfile>;
 
+/** What differs, on purpose, between face backends; everything else must answer the same. */
+export interface BackendVariant {
+  kind: 'local' | 'aws_rekognition';
+  /** A threshold (on the backend's distance scale) within which every labelled fixture face matches its person. */
+  wideThreshold: number;
+  /** Reference images kept outside blacklist_db/ (S3), as file names per person folder. */
+  storedReferences?: (folder: string) => Promise<string[]>;
+  /** Checks on everything the profile logged, once the suite is done. */
+  checkLog?: (output: string) => void;
+}
+
+// the labelled faces are all within 0.68 of their person (docs/face-thresholds.md); the default 0.63 leaves one out
+export const localBackend: BackendVariant = { kind: 'local', wideThreshold: 0.68 };
+
 /** Registers the whole API suite against the profile `launch` starts. */
-export function apiSuite(profile: string, launch: Launcher): void {
+export function apiSuite(profile: string, launch: Launcher, backend: BackendVariant = localBackend): void {
+const local = backend.kind === 'local';
 let app: RunningProfile;
 const people = [...new Set(identityImages().map((i) => i.person))];
 const personIds = new Map<string, string>();
@@ -57,13 +72,13 @@ function assertNames(result: any, group: GroupPhoto, where: string): void {
 }
 
 const base64 = (path: string): string => readFileSync(path).toString('base64');
-// the labelled faces are all within 0.68 of their person (docs/face-thresholds.md); the default 0.63 leaves one out
-const threshold = 0.68;
+const threshold = backend.wideThreshold;
 
 before(async () => {
   app = await launch({ MAX_IMAGE_BYTES: String(3 * 1024 * 1024) });
 });
 after(async () => {
+  backend.checkLog?.(app.output());
   const code = await app.stop();
   assert.equal(code, 0, 'facewatch stops cleanly on SIGTERM');
 });
@@ -101,7 +116,14 @@ describe(`${profile} over HTTP`, () => {
     assert.equal(list.body.total_items, 8);
     assert.deepEqual(list.body.items.map((p: any) => p.name).sort(), [...people].sort());
     assert.equal(readdirSync(app.dirs.blacklist).length, 8);
-    assert.equal(readdirSync(join(app.dirs.blacklist, readdirSync(app.dirs.blacklist)[0]!)).length, 5);
+    const folder = readdirSync(app.dirs.blacklist)[0]!;
+    if (local) {
+      assert.equal(readdirSync(join(app.dirs.blacklist, folder)).length, 5);
+    } else {
+      // the images live in S3; the person's folder stays, empty
+      assert.deepEqual(readdirSync(join(app.dirs.blacklist, folder)), []);
+      assert.equal((await backend.storedReferences!(folder)).length, 5);
+    }
   });
 
   test('adding images reports each rejection with its reason', async () => {
@@ -242,6 +264,7 @@ describe(`${profile} over HTTP`, () => {
     assert.equal((await call('GET', `/api/v1/blacklist/${penny}`)).body.code, 'PERSON_NOT_FOUND');
     assert.equal((await call('GET', '/api/v1/blacklist/')).body.total_items, 7);
     assert.ok(!readdirSync(app.dirs.blacklist).includes('penny'));
+    if (!local) assert.deepEqual(await backend.storedReferences!('penny'), [], 'S3 objects deleted');
     const g = groupPhotos().find((x) => x.faces.includes('penny'))!;
     const r = await call('POST', '/api/v1/process/process-images', { images: [base64(g.path)], threshold });
     const ids = r.body[0].faces.flatMap((f: any) => f.blacklist_matches.map((m: any) => m.person_id));
@@ -261,11 +284,18 @@ describe(`${profile} over HTTP`, () => {
     const g = groupPhotos().find((x) => x.faces.includes('penny'))!;
     const r = await call('POST', '/api/v1/process/process-images', { images: [base64(g.path)], threshold });
     assert.equal(labelled(r.body[0], g).find((l) => l.person === 'penny')!.face.blacklist_matches[0].name, 'penny_by_hand');
-    // remove one file, then the folder
-    rmSync(join(app.dirs.blacklist, 'penny_by_hand', 'penny1.png'));
-    await eventually(async () => ((await call('GET', `/api/v1/blacklist/${person.id}`)).body.image_count === 4 ? true : undefined), 'removed file un-indexed');
+    if (local) {
+      // remove one file: un-indexed
+      rmSync(join(app.dirs.blacklist, 'penny_by_hand', 'penny1.png'));
+      await eventually(async () => ((await call('GET', `/api/v1/blacklist/${person.id}`)).body.image_count === 4 ? true : undefined), 'removed file un-indexed');
+    } else {
+      // a drop folder: the files move to S3 and the local copies go
+      await eventually(async () => (readdirSync(join(app.dirs.blacklist, 'penny_by_hand')).length === 0 ? true : undefined), 'local copies removed');
+      assert.deepEqual((await backend.storedReferences!('penny_by_hand')).sort(), readdirSync(src).sort());
+    }
     rmSync(join(app.dirs.blacklist, 'penny_by_hand'), { recursive: true });
     await eventually(async () => ((await call('GET', `/api/v1/blacklist/${person.id}`)).status === 404 ? true : undefined), 'removed folder deleted');
+    if (!local) assert.deepEqual(await backend.storedReferences!('penny_by_hand'), [], 'S3 objects deleted with the folder');
   });
 
   test('detect-face, represent and verify', async () => {
@@ -274,6 +304,21 @@ describe(`${profile} over HTTP`, () => {
     assert.equal(det.status, 200);
     assert.equal(det.body.length, g.minFaces);
     assert.deepEqual(Object.keys(det.body[0]), ['facial_area', 'confidence']);
+    const area = det.body[0].facial_area;
+    assert.ok(area.left_eye[0] > area.right_eye[0] && area.mouth_left[0] > area.mouth_right[0], "left_eye is the person's left, on the image's right");
+    if (!local) {
+      // Rekognition exposes no embeddings, and runs no local detector
+      for (const [path, body] of [
+        ['/api/v1/detect/detect-face', { image: g.path, detector_backend: 'ultraface' }],
+        ['/api/v1/represent', { img: identityImages()[0]!.path }],
+        ['/api/v1/verify', { img1: identityImages()[0]!.path, img2: identityImages()[1]!.path }],
+      ] as const) {
+        const res = await call('POST', path, body);
+        assert.deepEqual([res.status, res.body.code], [501, 'UNSUPPORTED_BY_BACKEND'], path);
+        assert.match(res.body.message, /local/, 'the message says what would work');
+      }
+      return;
+    }
     const ultra = await call('POST', '/api/v1/detect/detect-face/', { image: g.path, detector_backend: 'ultraface' });
     assert.equal(ultra.body.length, g.minFaces);
     const rep = await call('POST', '/api/v1/represent', { img: identityImages()[0]!.path });

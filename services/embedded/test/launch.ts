@@ -30,14 +30,16 @@ export async function freePort(): Promise<number> {
 
 /**
  * Starts `npm start`'s entry point (the embedded profile) as its own process, with its data in a
- * temporary folder and the fixtures as the allowed server-path root, and waits until /ready.
+ * temporary folder (or `reuse.work`) and the fixtures as the allowed server-path root, and waits
+ * until /ready.
  */
-export async function startEmbeddedProcess(env: Record<string, string> = {}, reuse?: { work: string }): Promise<RunningProfile> {
+export async function startEmbeddedProcess(env: Record<string, string> = {}, reuse?: { work?: string; entry?: string }): Promise<RunningProfile> {
   const work = reuse?.work ?? mkdtempSync(join(tmpdir(), 'facewatch-e2e-'));
   const dirs = { data: join(work, 'data'), blacklist: join(work, 'blacklist_db'), processed: join(work, 'processed'), inbox: join(work, 'inbox') };
   Object.values(dirs).forEach((d) => mkdirSync(d, { recursive: true }));
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [resolve(projectRoot(), 'services/embedded/dist/main.js')], {
+  // `entry`: another script that ends up in main.js (the fake-AWS entry of the Rekognition tests)
+  const child: ChildProcess = spawn(process.execPath, [resolve(projectRoot(), reuse?.entry ?? 'services/embedded/dist/main.js')], {
     cwd: projectRoot(),
     env: {
       ...process.env,

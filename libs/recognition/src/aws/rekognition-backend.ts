@@ -1,9 +1,12 @@
-import { AppError, ErrorCode, type AwsConfig, type Logger, type MatchOptions } from '@facewatch/core';
+import { AppError, DetectorName, DistanceMetric, EmbedderName, ErrorCode, type AwsConfig, type Logger, type MatchOptions } from '@facewatch/core';
 import type { FacialAreaRecord, ReferenceFace } from '@facewatch/db';
 import type { BackendOptions, DetectedFace, DetectedImage, FaceBackend, FaceCandidate, IndexOutcome, ReferenceInput, SearchedImage } from '../backend.js';
 import { cropJpeg, decodeRaw, prepareForRekognition, type PreparedImage } from './prepare-image.js';
 import type { RatioBox, RekognitionCollection, RekognitionFace, RekognitionImage } from './rekognition-collection.js';
 import type { S3ReferenceStore } from './s3-reference-store.js';
+
+/** Names the local backend accepts: asked of this one, they get UNSUPPORTED_BY_BACKEND rather than INVALID_ARGUMENT. */
+const localNames = [...DetectorName, ...EmbedderName, ...DistanceMetric];
 
 /** What results report as model, detector and metric with this backend. */
 export const REKOGNITION_MODEL = 'aws_rekognition';
@@ -67,6 +70,9 @@ export class RekognitionBackend implements FaceBackend {
   resolveOptions(options: MatchOptions | undefined): BackendOptions {
     const foreign = (field: string, value: string | undefined, own: string) => {
       if (value === undefined || value === null || value === '' || value === own) return;
+      if (!(localNames as readonly string[]).includes(value)) {
+        throw new AppError(ErrorCode.INVALID_ARGUMENT, `${field} "${value}" is not supported; use ${own} or leave it out`, { details: { field, supported: [own] } });
+      }
       throw new AppError(ErrorCode.UNSUPPORTED_BY_BACKEND, `${field} "${value}" belongs to the local backend; this deployment uses aws_rekognition (leave ${field} out)`, {
         details: { field, supported: [own] },
       });
