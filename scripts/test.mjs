@@ -3,7 +3,8 @@
 //   small:  <package>/dist/**/*.test.js   (next to the code, no I/O)
 //   medium: <package>/dist-test/**/*.test.js (real models, files, SQLite, HTTP, a real browser)
 //           <package>/dist-test-kafka, dist-test-pg: against a real Kafka broker, schema registry
-//           and PostgreSQL + pgvector; <package>/dist-test-s3: against a real S3 server (moto).
+//           and PostgreSQL + pgvector; <package>/dist-test-s3: against a real S3 server (moto);
+//           <package>/dist-test-kafka-s3: against both.
 //           Unless KAFKA_BROKERS, DATABASE_URL and SCHEMA_REGISTRY_URL (kafka/pg tiers), and
 //           S3_ENDPOINT (s3 tier), are already set, the services a selected tier needs are started
 //           with one `scripts/services.sh up <names>` before the tests, and the ones this run started
@@ -36,10 +37,10 @@ function find(dir, out = []) {
 // Which services each service tier needs, and the settings that point it at running ones (when
 // all of a group's settings are set, that group is not started).
 const serviceGroups = [
-  { dirs: ['dist-test-kafka', 'dist-test-pg'], services: ['kafka', 'postgres', 'registry'], vars: ['KAFKA_BROKERS', 'DATABASE_URL', 'SCHEMA_REGISTRY_URL'], label: 'Kafka, PostgreSQL + pgvector and the schema registry' },
-  { dirs: ['dist-test-s3'], services: ['s3'], vars: ['S3_ENDPOINT'], label: "moto's S3" },
+  { dirs: ['dist-test-kafka', 'dist-test-pg', 'dist-test-kafka-s3'], services: ['kafka', 'postgres', 'registry'], vars: ['KAFKA_BROKERS', 'DATABASE_URL', 'SCHEMA_REGISTRY_URL'], label: 'Kafka, PostgreSQL + pgvector and the schema registry' },
+  { dirs: ['dist-test-s3', 'dist-test-kafka-s3'], services: ['s3'], vars: ['S3_ENDPOINT'], label: "moto's S3" },
 ];
-const serviceDirs = serviceGroups.flatMap((g) => g.dirs);
+const serviceDirs = [...new Set(serviceGroups.flatMap((g) => g.dirs))];
 const dirs = { small: ['dist'], medium: ['dist-test', ...serviceDirs], all: ['dist', 'dist-test', ...serviceDirs] }[tier];
 if (!dirs) {
   console.error(`unknown tier "${tier}" (small, medium, all)`);
@@ -55,6 +56,9 @@ const env = { ...process.env };
 const mirror = resolve(root, '../shared/models');
 if (!env.MODELS_MIRROR && existsSync(mirror)) env.MODELS_MIRROR = mirror;
 env.LOG_LEVEL ??= 'warn';
+// the AWS SDK tells Node 20 users once per process that its 2027 releases need Node 22 (README);
+// in test output it is noise
+env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const services = join(root, 'scripts/services.sh');
 const selected = (dir) => files.some((f) => f.includes(`/${dir}/`));

@@ -96,6 +96,7 @@ describe('loadConfig', () => {
       bucket: 'watch-refs',
       s3Prefix: 'blacklist_db/',
       s3Endpoint: undefined,
+      rekognitionEndpoint: undefined,
       faceMatchThreshold: 80,
       qualityFilter: 'AUTO',
       maxAttempts: 5,
@@ -113,9 +114,9 @@ describe('loadConfig', () => {
     }).aws!;
     assert.deepEqual([custom.s3Prefix, custom.collectionId, custom.s3Endpoint, custom.faceMatchThreshold, custom.qualityFilter, custom.maxAttempts], ['refs/', 'watch.list-2', 'http://127.0.0.1:15000', 95.5, 'HIGH', 3]);
     const problems = problemsOf(
-      configError({ FACE_PROCESSING_BACKEND: 'aws_rekognition', AWS_REGION: 'x', AWS_S3_BUCKET_NAME: 'b', AWS_REKOGNITION_COLLECTION_ID: 'bad id!', AWS_ENDPOINT_URL_S3: 'ftp://x', AWS_REKOGNITION_FACE_MATCH_THRESHOLD: '101', AWS_REKOGNITION_QUALITY_FILTER: 'BEST' }),
+      configError({ FACE_PROCESSING_BACKEND: 'aws_rekognition', AWS_REGION: 'x', AWS_S3_BUCKET_NAME: 'b', AWS_REKOGNITION_COLLECTION_ID: 'bad id!', AWS_ENDPOINT_URL_S3: 'ftp://x', AWS_ENDPOINT_URL_REKOGNITION: 'rekognition.local', AWS_REKOGNITION_FACE_MATCH_THRESHOLD: '101', AWS_REKOGNITION_QUALITY_FILTER: 'BEST' }),
     );
-    assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['AWS_ENDPOINT_URL_S3', 'AWS_REKOGNITION_COLLECTION_ID', 'AWS_REKOGNITION_FACE_MATCH_THRESHOLD', 'AWS_REKOGNITION_QUALITY_FILTER']);
+    assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['AWS_ENDPOINT_URL_REKOGNITION', 'AWS_ENDPOINT_URL_S3', 'AWS_REKOGNITION_COLLECTION_ID', 'AWS_REKOGNITION_FACE_MATCH_THRESHOLD', 'AWS_REKOGNITION_QUALITY_FILTER']);
   });
 
   test('image source and inbox variables', () => {

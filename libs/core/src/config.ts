@@ -84,6 +84,8 @@ export interface AwsConfig {
   s3Prefix: string;
   /** S3-compatible endpoint (MinIO, moto…); path-style addressing is used with it. */
   s3Endpoint: string | undefined;
+  /** A Rekognition-compatible endpoint instead of AWS's (tests use a local fake). */
+  rekognitionEndpoint: string | undefined;
   /** Rekognition's FaceMatchThreshold (similarity %, 0..100) when a request gives no threshold. */
   faceMatchThreshold: number;
   /** IndexFaces QualityFilter for reference images. */
@@ -268,6 +270,7 @@ const envSchema = z.object({
   AWS_S3_BUCKET_NAME: optionalString,
   AWS_S3_PREFIX: optionalString,
   AWS_ENDPOINT_URL_S3: optionalString,
+  AWS_ENDPOINT_URL_REKOGNITION: optionalString,
   AWS_REKOGNITION_FACE_MATCH_THRESHOLD: numberVar(80, 0, 100),
   AWS_REKOGNITION_QUALITY_FILTER: enumVar(RekognitionQualityFilter, 'AUTO'),
   AWS_MAX_ATTEMPTS: intVar(5, 1, 20),
@@ -348,6 +351,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
             bucket: e.AWS_S3_BUCKET_NAME!,
             s3Prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`,
             s3Endpoint: e.AWS_ENDPOINT_URL_S3,
+            rekognitionEndpoint: e.AWS_ENDPOINT_URL_REKOGNITION,
             faceMatchThreshold: e.AWS_REKOGNITION_FACE_MATCH_THRESHOLD,
             qualityFilter: e.AWS_REKOGNITION_QUALITY_FILTER,
             maxAttempts: e.AWS_MAX_ATTEMPTS,
@@ -424,8 +428,10 @@ function awsProblems(env: Env): string[] {
   const problems: string[] = [];
   if (!present(env.AWS_REGION)) problems.push('AWS_REGION: required with FACE_PROCESSING_BACKEND=aws_rekognition');
   if (!present(env.AWS_S3_BUCKET_NAME)) problems.push('AWS_S3_BUCKET_NAME: required with FACE_PROCESSING_BACKEND=aws_rekognition (reference images are kept there)');
-  const endpoint = env.AWS_ENDPOINT_URL_S3;
-  if (present(endpoint) && !/^https?:\/\/[^/\s]+/.test(endpoint.trim())) problems.push(`AWS_ENDPOINT_URL_S3: must be an http(s) URL, got "${endpoint}"`);
+  for (const name of ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_REKOGNITION'] as const) {
+    const endpoint = env[name];
+    if (present(endpoint) && !/^https?:\/\/[^/\s]+/.test(endpoint.trim())) problems.push(`${name}: must be an http(s) URL, got "${endpoint}"`);
+  }
   return problems;
 }
 

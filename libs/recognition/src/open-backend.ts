@@ -18,7 +18,7 @@ export async function openFaceBackend(config: AppConfig, store: Store, log: Logg
   if (config.backend === 'aws_rekognition') {
     const aws = config.aws!;
     const retry = defaultRetryPolicy(aws.maxAttempts);
-    const rekognition = createRekognitionClient({ region: aws.region });
+    const rekognition = createRekognitionClient({ region: aws.region, ...(aws.rekognitionEndpoint ? { endpoint: aws.rekognitionEndpoint } : {}) });
     const s3 = createS3Client({ region: aws.region, ...(aws.s3Endpoint ? { endpoint: aws.s3Endpoint } : {}) });
     const awsLog = log.child({ component: 'aws' });
     try {

@@ -35,6 +35,7 @@ const config: AwsConfig = {
   bucket: process.env['FACEWATCH_AWS_LIVE_BUCKET']!,
   s3Prefix: `facewatch-live-${run}/`,
   s3Endpoint: undefined,
+  rekognitionEndpoint: undefined,
   faceMatchThreshold: 80,
   qualityFilter: 'AUTO',
   maxAttempts: 5,

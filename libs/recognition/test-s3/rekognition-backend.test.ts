@@ -41,6 +41,7 @@ const config: AwsConfig = {
   bucket,
   s3Prefix: 'blacklist_db/',
   s3Endpoint: endpoint,
+  rekognitionEndpoint: undefined,
   faceMatchThreshold: 80,
   qualityFilter: 'AUTO',
   maxAttempts: 3,

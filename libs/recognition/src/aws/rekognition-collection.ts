@@ -36,8 +36,8 @@ export interface RekognitionCollectionOptions {
  * Credentials come from the default provider chain (environment, shared files, SSO, instance or
  * task role).
  */
-export function createRekognitionClient(options: { region: string }): RekognitionClient {
-  return new RekognitionClient({ region: options.region, maxAttempts: 1 });
+export function createRekognitionClient(options: { region: string; endpoint?: string }): RekognitionClient {
+  return new RekognitionClient({ region: options.region, maxAttempts: 1, ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
 }
 
 /** A box or point as ratios of the image (Rekognition's convention). */

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   ImageTooLargeException,
   InvalidImageFormatException,
@@ -214,12 +216,16 @@ async function measureQuality(bytes: Uint8Array, width: number, height: number, 
   });
 }
 
-/** Installs the fake on every RekognitionClient until {@link FakeRekognition.restore}. */
-export function installFakeRekognition(options: FakeRekognitionOptions): FakeRekognition {
+/** The fake's state and its one entry point, shared by the SDK mock and the HTTP server forms. */
+interface FakeCore extends Omit<FakeRekognition, 'restore'> {
+  /** Runs one operation: records it, applies queued failures, answers like the service. */
+  dispatch(name: string, input: Record<string, unknown>, client: unknown): Promise<object>;
+}
+
+function createFakeCore(options: FakeRekognitionOptions): FakeCore {
   const collections = new Map<string, Collection>();
   const calls: { name: string; input: unknown }[] = [];
   const failures = new Map<string, Error[]>();
-  const mock = mockClient(RekognitionClient);
 
   const collectionOf = (id: unknown): Collection => {
     if (typeof id !== 'string' || id === '') throw awsError(InvalidParameterException, 'CollectionId is required');
@@ -455,9 +461,7 @@ export function installFakeRekognition(options: FakeRekognitionOptions): FakeRek
     },
   };
 
-  mock.send.callsFake(async function (this: unknown, command: { input?: unknown; constructor: { name: string } }) {
-    const name = command.constructor.name.replace(/Command$/, '');
-    const input = command.input ?? {};
+  async function dispatch(name: string, input: Record<string, unknown>, client: unknown): Promise<object> {
     calls.push({ name, input });
     const queued = failures.get(name);
     if (queued && queued.length > 0) {
@@ -466,13 +470,13 @@ export function installFakeRekognition(options: FakeRekognitionOptions): FakeRek
       throw err;
     }
     const handler = Object.hasOwn(handlers, name) ? handlers[name] : undefined;
-    if (!handler) throw new Error(`FakeRekognition does not implement ${name} (${command.constructor.name}); add it to libs/recognition/src/testing/fake-rekognition.ts`);
-    const output = await handler(input as Record<string, unknown>, this);
-    return { ...output, ...metadata() };
-  });
+    if (!handler) throw new Error(`FakeRekognition does not implement ${name}; add it to libs/recognition/src/testing/fake-rekognition.ts`);
+    return handler(input, client);
+  }
 
   return {
     calls,
+    dispatch,
     faceCount: (collectionId) => collections.get(collectionId)?.faces.size ?? 0,
     failNext(command, error, times = 1) {
       const name = command.replace(/Command$/, '');
@@ -480,9 +484,86 @@ export function installFakeRekognition(options: FakeRekognitionOptions): FakeRek
       for (let i = 0; i < times; i++) queue.push(error);
       failures.set(name, queue);
     },
+  };
+}
+
+/** Installs the fake on every RekognitionClient of this process until {@link FakeRekognition.restore}. */
+export function installFakeRekognition(options: FakeRekognitionOptions): FakeRekognition {
+  const core = createFakeCore(options);
+  const mock = mockClient(RekognitionClient);
+  mock.send.callsFake(async function (this: unknown, command: { input?: unknown; constructor: { name: string } }) {
+    const output = await core.dispatch(command.constructor.name.replace(/Command$/, ''), (command.input ?? {}) as Record<string, unknown>, this);
+    return { ...output, ...metadata() };
+  });
+  return {
+    calls: core.calls,
+    faceCount: core.faceCount,
+    failNext: core.failNext,
     restore() {
       // only while this fake's stub is the one installed (a later mockClient(RekognitionClient) replaces it)
       if (RekognitionClient.prototype.send === mock.send) mock.restore();
     },
+  };
+}
+
+export interface FakeRekognitionServer extends Omit<FakeRekognition, 'restore'> {
+  /** http://host:port — give it to the SDK as the Rekognition endpoint (AWS_ENDPOINT_URL_REKOGNITION). */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The same fake as a server speaking Rekognition's wire protocol (AWS JSON 1.1: `POST /` with
+ * `X-Amz-Target: RekognitionService.<Operation>`), so that several processes (the scale profile's
+ * api and matchers) share one collection, and the SDK's own serialisation is exercised. Signatures
+ * are not checked. Errors are answered as the service does: status 400 (500 for InternalServerError)
+ * and `{"__type": "<ExceptionName>", "Message": "…"}`.
+ */
+export async function serveFakeRekognition(options: FakeRekognitionOptions, listen: { port?: number; host?: string } = {}): Promise<FakeRekognitionServer> {
+  const core = createFakeCore(options);
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const answer = (status: number, body: unknown) => {
+        // timestamps are epoch seconds in AWS JSON (the replacer sees the Date before its toJSON)
+        const text = JSON.stringify(body, function (this: Record<string, unknown>, key: string, value: unknown) {
+          const raw = this[key];
+          return raw instanceof Date ? raw.getTime() / 1000 : value;
+        });
+        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID() }).end(text);
+      };
+      const target = String(req.headers['x-amz-target'] ?? '');
+      if (req.method !== 'POST' || !target.startsWith('RekognitionService.')) return answer(400, { __type: 'UnknownOperationException', Message: `no operation in X-Amz-Target "${target}"` });
+      let input: Record<string, unknown>;
+      try {
+        input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+      } catch {
+        return answer(400, { __type: 'SerializationException', Message: 'the body is not JSON' });
+      }
+      // blobs travel as base64 in AWS JSON: give the handlers bytes, as the SDK mock does
+      const image = input['Image'] as { Bytes?: unknown } | undefined;
+      if (image && typeof image.Bytes === 'string') image.Bytes = new Uint8Array(Buffer.from(image.Bytes, 'base64'));
+      const region = /Credential=[^/]+\/[^/]+\/([^/]+)\//.exec(String(req.headers['authorization'] ?? ''))?.[1] ?? 'us-east-1';
+      core.dispatch(target.slice('RekognitionService.'.length), input, { config: { region } }).then(
+        (output) => answer(200, output),
+        (err: Error & { $metadata?: { httpStatusCode?: number } }) => {
+          const status = err.name === 'Error' ? 500 : (err.$metadata?.httpStatusCode ?? 400);
+          answer(err.name === 'InternalServerError' ? 500 : status, { __type: err.name === 'Error' ? 'InternalServerError' : err.name, Message: err.message });
+        },
+      );
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port ?? 0, listen.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://${listen.host ?? '127.0.0.1'}:${address.port}`,
+    calls: core.calls,
+    faceCount: core.faceCount,
+    failNext: core.failNext,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
