@@ -2,5 +2,6 @@ export { buildApp, apiRoutes, buildOpenApi } from './app.js';
 export { startApi, type ApiService, type ApiServiceOptions } from './api-service.js';
 export type { ApiDeps, ApiSettings } from './deps.js';
 export { httpStatus } from './http-errors.js';
-export { Watchlist } from './blacklist/watchlist.js';
+export { Watchlist, type Upload, type Rejection, type WatchlistDeps } from './blacklist/watchlist.js';
+export { BlacklistFolder } from './blacklist/blacklist-folder.js';
 export { generateOpenApi, openApiFile } from './openapi-document.js';

@@ -13,7 +13,10 @@ export const fakeAwsEntry = 'services/embedded/dist-test-s3/test-s3/fake-aws-ent
 export function fakeAwsDeployment(name: string): { bucket: string; env: Record<string, string>; keys(prefix?: string): Promise<string[]> } {
   const endpoint = process.env['S3_ENDPOINT'];
   if (!endpoint) throw new Error('S3_ENDPOINT is not set: these tests need the S3 server of scripts/services.sh (npm test starts it)');
-  const credentials = { AWS_ACCESS_KEY_ID: process.env['AWS_ACCESS_KEY_ID'] ?? 'facewatch-test', AWS_SECRET_ACCESS_KEY: process.env['AWS_SECRET_ACCESS_KEY'] ?? 'facewatch-test' };
+  // moto takes any key; set in this process too, for S3 clients built from the default chain here
+  process.env['AWS_ACCESS_KEY_ID'] ??= 'facewatch-test';
+  process.env['AWS_SECRET_ACCESS_KEY'] ??= 'facewatch-test';
+  const credentials = { AWS_ACCESS_KEY_ID: process.env['AWS_ACCESS_KEY_ID'], AWS_SECRET_ACCESS_KEY: process.env['AWS_SECRET_ACCESS_KEY'] };
   const bucket = `fw-${name}-${randomUUID().slice(0, 8)}`;
   const s3 = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: credentials.AWS_ACCESS_KEY_ID, secretAccessKey: credentials.AWS_SECRET_ACCESS_KEY } });
   const keys = async (prefix = ''): Promise<string[]> => {

@@ -78,8 +78,9 @@ before(async () => {
   app = await launch({ MAX_IMAGE_BYTES: String(3 * 1024 * 1024) });
 });
 after(async () => {
-  backend.checkLog?.(app.output());
+  const output = app.output();
   const code = await app.stop();
+  backend.checkLog?.(output);
   assert.equal(code, 0, 'facewatch stops cleanly on SIGTERM');
 });
 

@@ -49,7 +49,15 @@ export class Watchlist {
     return this.mutex.run(async () => {
       const folder = await this.deps.folder.newFolderName(name);
       const created = await this.deps.store.persons.create({ id: randomUUID(), name, reason, folder });
-      const rejected = await this.addUploads(created, uploads);
+      let rejected: Rejection[];
+      try {
+        rejected = await this.addUploads(created, uploads);
+      } catch (err) {
+        // the backend or the store failed (not the images): undo, so that a retry does not make a second person
+        await this.deletePerson(created).catch((e: unknown) => this.deps.log.error({ err: e, personId: created.id }, 'could not undo a failed enrolment'));
+        await this.deps.folder.removeFolder(folder);
+        throw err;
+      }
       return { person: (await this.deps.store.persons.get(created.id))!, rejected };
     });
   }
