@@ -21,6 +21,18 @@ export interface PreparedImage {
   format: ImageFormat;
   width: number;
   height: number;
+  /**
+   * The upright pixels (decoded once, on first use) to cut faces from: the same aspect ratio as
+   * `bytes`, so Rekognition's ratios apply; at most 4096 px on the long side.
+   */
+  pixels(): Promise<RawImage>;
+}
+
+export interface RawImage {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
 }
 
 /**
@@ -29,28 +41,30 @@ export interface PreparedImage {
  * images (Rekognition does not rotate them) and images over 5 MB are re-encoded as upright JPEG
  * (shrunk if needed, never enlarged). Rekognition answers in ratios of the image it was sent, and
  * re-encoding keeps the aspect ratio, so ratios × the original's size are the original's pixels.
- * An image that still does not fit is IMAGE_TOO_LARGE.
+ * An image that still does not fit is IMAGE_TOO_LARGE. It is decoded at most once.
  */
 export async function prepareForRekognition(bytes: Uint8Array, limits: { maxBytes: number; maxPixels: number }, maxSendBytes = REKOGNITION_MAX_BYTES): Promise<PreparedImage> {
   const header = await inspectImage(bytes, limits);
   const base = { format: header.format, width: header.width, height: header.height };
-  if ((header.format === 'jpeg' || header.format === 'png') && header.orientation === 1 && bytes.length <= maxSendBytes) {
-    return { ...base, bytes, unchanged: true };
-  }
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let decoded: Promise<RawImage> | undefined;
+  const pixels = () => (decoded ??= decodeRaw(input, limits.maxPixels));
+  if ((header.format === 'jpeg' || header.format === 'png') && header.orientation === 1 && bytes.length <= maxSendBytes) {
+    return { ...base, bytes, unchanged: true, pixels };
+  }
+  const raw = await pixels();
   for (const step of encodeSteps) {
     let out: Buffer;
     try {
-      out = await sharp(input, { limitInputPixels: limits.maxPixels, failOn: 'truncated' })
-        .rotate()
+      out = await sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } })
         .resize({ width: step.side, height: step.side, fit: 'inside', withoutEnlargement: true })
         .flatten({ background: '#ffffff' })
-        .jpeg({ quality: step.quality, mozjpeg: false })
+        .jpeg({ quality: step.quality })
         .toBuffer();
     } catch (err) {
       throw classifySharpError(err);
     }
-    if (out.length <= maxSendBytes) return { ...base, bytes: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), unchanged: false };
+    if (out.length <= maxSendBytes) return { ...base, bytes: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), unchanged: false, pixels };
   }
   throw new AppError(ErrorCode.IMAGE_TOO_LARGE, `the image does not fit AWS Rekognition's ${maxSendBytes} byte limit even as a ${encodeSteps.at(-1)!.side} px JPEG`, {
     details: { bytes: bytes.length, maxBytes: maxSendBytes },
@@ -59,20 +73,24 @@ export async function prepareForRekognition(bytes: Uint8Array, limits: { maxByte
 
 /** A region of an image, in its pixels, re-encoded as JPEG (for searching one face at a time). */
 export async function cropJpeg(
-  image: { data: Buffer; width: number; height: number; channels: 1 | 2 | 3 | 4 },
+  image: RawImage,
   region: { left: number; top: number; width: number; height: number },
   scale: number,
 ): Promise<Uint8Array> {
   let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } }).extract(region);
   if (scale > 1) pipeline = pipeline.resize({ width: Math.round(region.width * scale), height: Math.round(region.height * scale), kernel: 'lanczos3' });
-  const out = await pipeline.jpeg({ quality: 92 }).toBuffer();
+  const out = await pipeline.flatten({ background: '#ffffff' }).jpeg({ quality: 92 }).toBuffer();
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
-/** Decodes an image once to raw pixels (upright), for cropping several faces from it. */
-export async function decodeRaw(bytes: Uint8Array): Promise<{ data: Buffer; width: number; height: number; channels: 1 | 2 | 3 | 4 }> {
+/** Upright raw pixels, shrunk to the largest side Rekognition is sent. */
+async function decodeRaw(input: Buffer, maxPixels: number): Promise<RawImage> {
   try {
-    const { data, info } = await sharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).rotate().raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(input, { limitInputPixels: maxPixels, failOn: 'truncated' })
+      .rotate()
+      .resize({ width: encodeSteps[0].side, height: encodeSteps[0].side, fit: 'inside', withoutEnlargement: true })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height, channels: info.channels };
   } catch (err) {
     throw classifySharpError(err);

@@ -1,7 +1,7 @@
 import { AppError, DetectorName, DistanceMetric, EmbedderName, ErrorCode, type AwsConfig, type Logger, type MatchOptions } from '@facewatch/core';
 import type { FacialAreaRecord, ReferenceFace } from '@facewatch/db';
 import type { BackendOptions, DetectedFace, DetectedImage, FaceBackend, FaceCandidate, IndexOutcome, ReferenceInput, SearchedImage } from '../backend.js';
-import { cropJpeg, decodeRaw, prepareForRekognition, type PreparedImage } from './prepare-image.js';
+import { cropJpeg, prepareForRekognition, type PreparedImage } from './prepare-image.js';
 import type { RatioBox, RekognitionCollection, RekognitionFace, RekognitionImage } from './rekognition-collection.js';
 import type { S3ReferenceStore } from './s3-reference-store.js';
 
@@ -103,10 +103,10 @@ export class RekognitionBackend implements FaceBackend {
     const found = await this.options.collection.detectFaces({ bytes: image.bytes });
     if (found.length === 0) return { width: image.width, height: image.height, format: image.format, faces: [] };
     const faces = found.map((face) => ({ face, detected: this.toDetectedFace(face, image) })).sort((a, b) => b.detected.confidence - a.detected.confidence);
-    const raw = await decodeRaw(image.bytes);
+    const raw = await image.pixels();
     const threshold = distanceToSimilarity(options.maxDistance);
     const searched = await mapLimit(faces, this.options.searchConcurrency ?? 4, async ({ face, detected }) => {
-      // the crop comes from the image Rekognition saw, so its ratios apply to `raw`
+      // the crop comes from the pixels of the image Rekognition saw (same aspect ratio), so its ratios apply
       const crop = await cropJpeg(raw, ...cropRegion(toPixels(face.box, raw.width, raw.height), raw.width, raw.height));
       const { matches } = await this.options.collection.searchFacesByImage({ bytes: crop }, { faceMatchThreshold: threshold, maxFaces: Math.min(4096, options.limit * 5) });
       const candidates: FaceCandidate[] = matches
