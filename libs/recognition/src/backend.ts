@@ -25,6 +25,11 @@ export interface FaceBackend {
   detect(bytes: Uint8Array, options: BackendOptions): Promise<DetectedImage>;
   /** Every face with its embedding; only backends that expose embeddings (local) have it. */
   embed?(bytes: Uint8Array, options: BackendOptions): Promise<EmbeddedImage>;
+  /**
+   * deepface's verify: the distance between the main face of `a` and of `b`, on this backend's
+   * scale. An image without a face is NO_FACE with `details.field` 'img1' or 'img2'.
+   */
+  compare(a: Uint8Array, b: Uint8Array, options: BackendOptions): Promise<{ distance: number }>;
   /** Detects every face and searches each one in the watch-list (not only the largest). */
   search(bytes: Uint8Array, options: BackendOptions & { limit: number }): Promise<SearchedImage>;
   /**

@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import {
+  CompareFacesCommand,
   CreateCollectionCommand,
   DeleteFacesCommand,
   DescribeCollectionCommand,
@@ -246,6 +247,38 @@ describe('search: every face, not only the largest', () => {
     rekognition.resetHistory();
     await assert.rejects(backend.detect(new TextEncoder().encode('not an image at all, just text')), { code: ErrorCode.IMAGE_UNSUPPORTED_FORMAT });
     assert.equal(rekognition.commandCalls(DetectFacesCommand).length, 0, 'nothing is sent for a file that is not an image');
+  });
+});
+
+describe('verify: CompareFaces', () => {
+  const [amy1, amy2] = identityImages().filter((i) => i.person === 'amy');
+  const a = new Uint8Array(readFileSync(amy1!.path));
+  const b = new Uint8Array(readFileSync(amy2!.path));
+
+  test('both images in one call, SimilarityThreshold 0; the best similarity is the distance', async () => {
+    rekognition.on(CompareFacesCommand).resolves({
+      SourceImageFace: { BoundingBox: { Left: 0.2, Top: 0.2, Width: 0.6, Height: 0.6 }, Confidence: 99.9 },
+      FaceMatches: [
+        { Similarity: 62.5, Face: { BoundingBox: { Left: 0.1, Top: 0.1, Width: 0.3, Height: 0.3 }, Confidence: 99 } },
+        { Similarity: 96.25, Face: { BoundingBox: { Left: 0.5, Top: 0.1, Width: 0.3, Height: 0.3 }, Confidence: 99 } },
+      ],
+      UnmatchedFaces: [],
+    });
+    const backend = await open();
+    assert.deepEqual(await backend.compare(a, b), { distance: 0.0375 });
+    const input = rekognition.commandCalls(CompareFacesCommand)[0]!.args[0].input;
+    assert.deepEqual([input.SimilarityThreshold, input.QualityFilter], [0, 'NONE']);
+    assert.deepEqual([Buffer.from(input.SourceImage!.Bytes!), Buffer.from(input.TargetImage!.Bytes!)], [Buffer.from(a), Buffer.from(b)]);
+  });
+
+  test('no face in img1 (InvalidParameterException) or in img2 (no matches): NO_FACE naming the image', async () => {
+    rekognition
+      .on(CompareFacesCommand)
+      .rejectsOnce(new InvalidParameterException({ message: 'There are no faces in the image. Should be at least 1.', $metadata: {} }))
+      .resolvesOnce({ SourceImageFace: { BoundingBox: { Left: 0.2, Top: 0.2, Width: 0.6, Height: 0.6 }, Confidence: 99.9 }, FaceMatches: [], UnmatchedFaces: [] });
+    const backend = await open();
+    await assert.rejects(backend.compare(a, b), (err: { code: string; details: { field: string } }) => err.code === ErrorCode.NO_FACE && err.details.field === 'img1');
+    await assert.rejects(backend.compare(a, b), (err: { code: string; details: { field: string } }) => err.code === ErrorCode.NO_FACE && err.details.field === 'img2');
   });
 });
 

@@ -307,31 +307,41 @@ describe(`${profile} over HTTP`, () => {
     assert.deepEqual(Object.keys(det.body[0]), ['facial_area', 'confidence']);
     const area = det.body[0].facial_area;
     assert.ok(area.left_eye[0] > area.right_eye[0] && area.mouth_left[0] > area.mouth_right[0], "left_eye is the person's left, on the image's right");
-    if (!local) {
+    if (local) {
+      const ultra = await call('POST', '/api/v1/detect/detect-face/', { image: g.path, detector_backend: 'ultraface' });
+      assert.equal(ultra.body.length, g.minFaces);
+      const rep = await call('POST', '/api/v1/represent', { img: identityImages()[0]!.path });
+      assert.equal(rep.body.results.length, 1);
+      assert.equal(rep.body.results[0].embedding.length, 512);
+    } else {
       // Rekognition exposes no embeddings, and runs no local detector
       for (const [path, body] of [
         ['/api/v1/detect/detect-face', { image: g.path, detector_backend: 'ultraface' }],
         ['/api/v1/represent', { img: identityImages()[0]!.path }],
-        ['/api/v1/verify', { img1: identityImages()[0]!.path, img2: identityImages()[1]!.path }],
+        ['/api/v1/verify', { img1: identityImages()[0]!.path, img2: identityImages()[1]!.path, distance_metric: 'cosine' }],
       ] as const) {
         const res = await call('POST', path, body);
         assert.deepEqual([res.status, res.body.code], [501, 'UNSUPPORTED_BY_BACKEND'], path);
         assert.match(res.body.message, /local/, 'the message says what would work');
       }
-      return;
     }
-    const ultra = await call('POST', '/api/v1/detect/detect-face/', { image: g.path, detector_backend: 'ultraface' });
-    assert.equal(ultra.body.length, g.minFaces);
-    const rep = await call('POST', '/api/v1/represent', { img: identityImages()[0]!.path });
-    assert.equal(rep.body.results.length, 1);
-    assert.equal(rep.body.results[0].embedding.length, 512);
     const amy = identityImages().filter((i) => i.person === 'amy');
     const same = await call('POST', '/api/v1/verify', { img1: amy[0]!.path, img2: base64(amy[1]!.path) });
-    assert.deepEqual([same.body.verified, same.body.distance_metric, same.body.model, same.body.detector_backend], [true, 'cosine', 'fr_feature', 'yunet']);
-    const other = await call('POST', '/api/v1/verify', { img1: amy[0]!.path, img2: identityImages().find((i) => i.person === 'raj')!.path, distance_metric: 'euclidean_l2' });
-    assert.equal(other.body.verified, false);
-    const noFace = await call('POST', '/api/v1/verify', { img1: amy[0]!.path, img2: noFaceImage() });
-    assert.deepEqual([noFace.status, noFace.body.code], [422, 'NO_FACE']);
+    assert.deepEqual(
+      [same.status, same.body.verified, same.body.distance_metric, same.body.model, same.body.detector_backend],
+      local ? [200, true, 'cosine', 'fr_feature', 'yunet'] : [200, true, 'rekognition_similarity', 'aws_rekognition', 'aws_rekognition'],
+    );
+    assert.ok(same.body.distance <= same.body.threshold);
+    const raj = identityImages().find((i) => i.person === 'raj')!.path;
+    const other = await call('POST', '/api/v1/verify', { img1: amy[0]!.path, img2: raj, ...(local ? { distance_metric: 'euclidean_l2' } : {}) });
+    assert.deepEqual([other.status, other.body.verified], [200, false]);
+    for (const [img1, img2, field] of [
+      [amy[0]!.path, noFaceImage(), 'img2'],
+      [noFaceImage(), amy[0]!.path, 'img1'],
+    ] as const) {
+      const noFace = await call('POST', '/api/v1/verify', { img1, img2 });
+      assert.deepEqual([noFace.status, noFace.body.code, noFace.body.details?.field], [422, 'NO_FACE', field]);
+    }
   });
 
   test('errors: clear codes, the right statuses, a request id, no internals', async () => {

@@ -98,6 +98,19 @@ export class RekognitionBackend implements FaceBackend {
     return { width: image.width, height: image.height, format: image.format, faces: this.toDetected(faces, image) };
   }
 
+  /**
+   * CompareFaces: the largest face of `a` against every face of `b`; the best similarity is the
+   * verdict's distance (1 − Similarity / 100). Rekognition compares the largest face of the first
+   * image where the local backend takes the most confident one.
+   */
+  async compare(a: Uint8Array, b: Uint8Array): Promise<{ distance: number }> {
+    const [first, second] = await Promise.all([this.prepare(a), this.prepare(b)]);
+    const result = await this.options.collection.compareFaces({ bytes: first.bytes }, { bytes: second.bytes });
+    const noFace = !result.sourceFace ? 'img1' : result.similarities.length === 0 ? 'img2' : undefined;
+    if (noFace) throw new AppError(ErrorCode.NO_FACE, `no face found in ${noFace}`, { details: { field: noFace } });
+    return { distance: similarityToDistance(result.similarities[0]!) };
+  }
+
   async search(bytes: Uint8Array, options: BackendOptions & { limit: number }): Promise<SearchedImage> {
     const image = await this.prepare(bytes);
     const found = await this.options.collection.detectFaces({ bytes: image.bytes });

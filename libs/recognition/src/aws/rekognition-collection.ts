@@ -1,4 +1,5 @@
 import {
+  CompareFacesCommand,
   CreateCollectionCommand,
   DeleteFacesCommand,
   DescribeCollectionCommand,
@@ -12,6 +13,7 @@ import {
   type FaceDetail,
   type Image,
   type Landmark,
+  type CompareFacesCommandOutput,
   type SearchFacesByImageCommandOutput,
 } from '@aws-sdk/client-rekognition';
 import { AppError, ErrorCode, type Logger } from '@facewatch/core';
@@ -232,6 +234,25 @@ export class RekognitionCollection {
     return { indexed, unindexed, ...definedOnly({ faceModelVersion: out.FaceModelVersion }) };
   }
 
+  /**
+   * CompareFaces (no collection): the largest face of `source` against every face of `target`,
+   * with SimilarityThreshold 0 so that every target face gets its similarity. A source without a
+   * face is `{ sourceFace: false }` (Rekognition answers InvalidParameterException); a target
+   * without one has no matches.
+   */
+  async compareFaces(source: RekognitionImage, target: RekognitionImage): Promise<{ sourceFace: boolean; similarities: number[] }> {
+    const out = await callAws<CompareFacesCommandOutput | undefined>(
+      'rekognition:CompareFaces',
+      this.retry,
+      this.log,
+      () => this.client.send(new CompareFacesCommand({ SourceImage: toAwsImage(source), TargetImage: toAwsImage(target), SimilarityThreshold: 0, QualityFilter: 'NONE' })),
+      (err) => (isNoFaceError(err) ? { value: undefined } : undefined),
+    );
+    if (!out) return { sourceFace: false, similarities: [] };
+    const similarities = (out.FaceMatches ?? []).map((m, i) => requireNumber(m.Similarity, `CompareFaces FaceMatches[${i}].Similarity`)).sort((a, b) => b - a);
+    return { sourceFace: true, similarities };
+  }
+
   /** DeleteFaces in batches of at most 4096 ids; returns the ids AWS reports deleted. Empty input: no call. */
   async deleteFaces(faceIds: readonly string[]): Promise<string[]> {
     for (const id of faceIds) {
@@ -306,7 +327,7 @@ function isNoFaceError(err: unknown): boolean {
   if (awsErrorName(err) !== 'InvalidParameterException') return false;
   const e = err as { message?: unknown; Message?: unknown };
   const text = `${typeof e.message === 'string' ? e.message : ''} ${typeof e.Message === 'string' ? e.Message : ''}`;
-  return /no faces? (?:in|found in) the image/i.test(text);
+  return /no faces? (?:in|found in) the (?:source |target )?image/i.test(text);
 }
 
 function toAwsImage(image: RekognitionImage): Image {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, resolveMatchOptions, toAppError, type FaceConfig, type MatchOptions } from '@facewatch/core';
+import { AppError, ErrorCode, resolveMatchOptions, toAppError, type FaceConfig, type MatchOptions } from '@facewatch/core';
 import type { ReferenceFace, Store, VectorIndex } from '@facewatch/db';
 import { defaultMaxDistance, distance, toFacialArea, type AnalyseOptions, type AnalyseResult, type PoolStats } from '@facewatch/face';
 import type { BackendOptions, DetectedImage, EmbeddedImage, FaceBackend, FaceCandidate, IndexOutcome, ReferenceInput, SearchedImage } from '../backend.js';
@@ -50,6 +50,16 @@ export class LocalBackend implements FaceBackend {
       format: result.format,
       faces: result.faces.map((f) => ({ facial_area: toFacialArea(f), confidence: round4(f.score), embedding: f.embedding!, norm: f.norm! })),
     };
+  }
+
+  /** The most confident face of each image, by the request's metric. */
+  async compare(a: Uint8Array, b: Uint8Array, options: BackendOptions): Promise<{ distance: number }> {
+    const [first, second] = await Promise.all([this.embed(a, options), this.embed(b, options)]);
+    const faces = [first.faces[0], second.faces[0]];
+    faces.forEach((f, i) => {
+      if (!f) throw new AppError(ErrorCode.NO_FACE, `no face found in img${i + 1}`, { details: { field: `img${i + 1}` } });
+    });
+    return { distance: distance(options.metric as FaceConfig['distanceMetric'], faces[0]!, faces[1]!) };
   }
 
   async search(bytes: Uint8Array, options: BackendOptions & { limit: number }): Promise<SearchedImage> {

@@ -424,6 +424,25 @@ function createFakeCore(options: FakeRekognitionOptions): FakeCore {
       };
     },
 
+    async CompareFaces(input) {
+      const thresholdIn = input['SimilarityThreshold'];
+      if (thresholdIn !== undefined && (typeof thresholdIn !== 'number' || thresholdIn < 0 || thresholdIn > 100)) {
+        throw awsError(InvalidParameterException, 'SimilarityThreshold must be from 0 to 100');
+      }
+      const threshold = (thresholdIn as number | undefined) ?? DEFAULT_FACE_MATCH_THRESHOLD;
+      const filter = qualityFilterOf(input['QualityFilter'], 'NONE');
+      // like the service: the largest face of the source against every face of the target
+      const source = (await detect(await imageBytes(input['SourceImage'] as Image | undefined), true)).find((f) => passesQuality(f, filter));
+      if (!source) throw awsError(InvalidParameterException, 'There are no faces in the source image. Should be at least 1.');
+      const targets = (await detect(await imageBytes(input['TargetImage'] as Image | undefined), true)).filter((f) => passesQuality(f, filter));
+      const compared = targets.map((t) => ({ Similarity: fakeSimilarity(cosineDistance(source.source.embedding!, t.source.embedding!)), Face: { BoundingBox: { ...t.box }, Confidence: t.detail.Confidence } }));
+      return {
+        SourceImageFace: { BoundingBox: { ...source.box }, Confidence: source.detail.Confidence },
+        FaceMatches: compared.filter((m) => m.Similarity >= threshold).sort((a, b) => b.Similarity - a.Similarity),
+        UnmatchedFaces: compared.filter((m) => m.Similarity < threshold).map((m) => m.Face),
+      };
+    },
+
     async ListFaces(input) {
       const c = collectionOf(input['CollectionId']);
       const max = intIn(input['MaxResults'], 'MaxResults', 1, LIST_FACES_MAX, LIST_FACES_DEFAULT);

@@ -1,5 +1,4 @@
 import { AppError, ErrorCode } from '@facewatch/core';
-import { distance } from '@facewatch/face';
 import type { BackendOptions, EmbeddedImage } from '@facewatch/recognition';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.js';
@@ -20,7 +19,7 @@ export const detectRoutes = (deps: ApiDeps) => {
   const embed = async (input: string, options: BackendOptions): Promise<EmbeddedImage> => {
     const backend = deps.backend;
     if (!backend.embed) {
-      throw new AppError(ErrorCode.UNSUPPORTED_BY_BACKEND, `${backend.kind} does not expose face embeddings; represent and verify need FACE_PROCESSING_BACKEND=local`);
+      throw new AppError(ErrorCode.UNSUPPORTED_BY_BACKEND, `${backend.kind} does not expose face embeddings; represent needs FACE_PROCESSING_BACKEND=local`);
     }
     const { bytes } = await deps.resolveImage(input);
     return backend.embed(bytes, options);
@@ -62,18 +61,14 @@ export const detectRoutes = (deps: ApiDeps) => {
       method: 'post',
       path: '/verify',
       tag: 'deepface',
-      summary: 'Do two images show the same person? Compares the most confident face of each (deepface verify).',
+      summary: 'Do two images show the same person? Compares the most confident face of each (deepface verify); with aws_rekognition, the largest face of img1 with the best-matching face of img2 (CompareFaces).',
       body: VerifyRequest,
       responses: { 200: { description: 'verdict', schema: VerifyResponse }, ...errors },
       handler: async (ctx, { body }) => {
         const options = deps.backend.resolveOptions({ detector_backend: body.detector_backend, distance_metric: body.distance_metric, threshold: body.threshold });
-        const [a, b] = await Promise.all([embed(body.img1, options), embed(body.img2, options)]);
-        const faces = [a.faces[0], b.faces[0]];
-        faces.forEach((f, i) => {
-          if (!f) throw new AppError(ErrorCode.NO_FACE, `no face found in img${i + 1}`, { details: { field: `img${i + 1}` } });
-        });
+        const [a, b] = await Promise.all([deps.resolveImage(body.img1), deps.resolveImage(body.img2)]);
+        const { distance: d } = await deps.backend.compare(a.bytes, b.bytes, options);
         const threshold = options.maxDistance;
-        const d = distance(options.metric as Parameters<typeof distance>[0], faces[0]!, faces[1]!);
         ctx.body = {
           verified: d <= threshold,
           distance: Number(d.toFixed(6)),
