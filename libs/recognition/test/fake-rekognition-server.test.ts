@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
+  CompareFacesCommand,
   CreateCollectionCommand,
   DescribeCollectionCommand,
   IndexFacesCommand,
@@ -53,6 +54,8 @@ test('collections, IndexFaces and SearchFacesByImage over the wire, with the SDK
   assert.equal(found.FaceMatches?.[0]?.Face?.FaceId, indexed.FaceRecords![0]!.Face!.FaceId);
   assert.ok(found.FaceMatches![0]!.Similarity! >= 80);
   assert.equal(server.faceCount('wire'), 1);
+  const compared = await client.send(new CompareFacesCommand({ SourceImage: { Bytes: readFileSync(amy1!.path) }, TargetImage: { Bytes: readFileSync(amy2!.path) }, SimilarityThreshold: 0 }));
+  assert.ok(compared.FaceMatches![0]!.Similarity! >= 80, 'both images of CompareFaces travel as base64');
 });
 
 test('errors come back as the SDK exceptions: no face, throttling', async () => {

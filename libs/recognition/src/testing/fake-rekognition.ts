@@ -561,8 +561,10 @@ export async function serveFakeRekognition(options: FakeRekognitionOptions, list
         return answer(400, { __type: 'SerializationException', Message: 'the body is not JSON' });
       }
       // blobs travel as base64 in AWS JSON: give the handlers bytes, as the SDK mock does
-      const image = input['Image'] as { Bytes?: unknown } | undefined;
-      if (image && typeof image.Bytes === 'string') image.Bytes = new Uint8Array(Buffer.from(image.Bytes, 'base64'));
+      for (const field of ['Image', 'SourceImage', 'TargetImage']) {
+        const image = input[field] as { Bytes?: unknown } | undefined;
+        if (image && typeof image.Bytes === 'string') image.Bytes = new Uint8Array(Buffer.from(image.Bytes, 'base64'));
+      }
       const region = /Credential=[^/]+\/[^/]+\/([^/]+)\//.exec(String(req.headers['authorization'] ?? ''))?.[1] ?? 'us-east-1';
       core.dispatch(target.slice('RekognitionService.'.length), input, { config: { region } }).then(
         (output) => answer(200, output),
