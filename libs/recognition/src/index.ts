@@ -4,5 +4,5 @@ export { createRekognitionClient, RekognitionCollection, type RatioBox, type Rek
 export { S3ReferenceStore, createS3Client, type S3ReferenceStoreOptions } from './aws/s3-reference-store.js';
 export { LocalBackend, type FaceAnalyser, type LocalBackendOptions } from './local/local-backend.js';
 export { RekognitionBackend, REKOGNITION_MODEL, REKOGNITION_METRIC, similarityToDistance, distanceToSimilarity, cropRegion, type RekognitionBackendOptions } from './aws/rekognition-backend.js';
-export { prepareForRekognition, REKOGNITION_MAX_BYTES, REKOGNITION_MAX_S3_BYTES, type PreparedImage } from './aws/prepare-image.js';
+export { prepareForRekognition, REKOGNITION_MAX_BYTES, type PreparedImage } from './aws/prepare-image.js';
 export { openFaceBackend } from './open-backend.js';

@@ -116,6 +116,16 @@ describe('opening', () => {
     await open();
     assert.equal(rekognition.commandCalls(CreateCollectionCommand).length, 0);
   });
+
+  test('readiness looks and never creates: a collection deleted behind facewatch is reported', async () => {
+    const backend = await open();
+    rekognition.on(DescribeCollectionCommand).rejects(new ResourceNotFoundException({ message: 'The collection id: facewatch-test does not exist', $metadata: {} }));
+    assert.deepEqual(await backend.readiness(), { ready: false, detail: { collection: 'facewatch-test', error: 'COLLECTION_MISSING' } });
+    assert.equal(rekognition.commandCalls(CreateCollectionCommand).length, 0);
+    rekognition.on(DescribeCollectionCommand).resolves({ ...describeOk, FaceCount: 3 });
+    const fresh = await open();
+    assert.deepEqual(await fresh.readiness(), { ready: true, detail: { collection: 'facewatch-test', faces: 3 } });
+  });
 });
 
 describe('options', () => {

@@ -2,9 +2,8 @@ import sharp from 'sharp';
 import { AppError, ErrorCode } from '@facewatch/core';
 import { classifySharpError, inspectImage, type ImageFormat } from '@facewatch/face';
 
-/** Rekognition's input limits (API reference, "Image"): JPEG or PNG, 5 MB as bytes, 15 MB from S3. */
+/** Rekognition's input limit as bytes (API reference, "Image": JPEG or PNG, 5 MB; 15 MB from S3, which images within 5 MB also meet). */
 export const REKOGNITION_MAX_BYTES = 5 * 1024 * 1024;
-export const REKOGNITION_MAX_S3_BYTES = 15 * 1024 * 1024;
 /** Long sides tried, in turn, when an image must be re-encoded to fit. */
 const encodeSteps = [
   { side: 4096, quality: 90 },

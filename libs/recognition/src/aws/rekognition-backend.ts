@@ -218,9 +218,12 @@ export class RekognitionBackend implements FaceBackend {
     if (this.lastCheck && Date.now() - this.lastCheck.at < 15_000) return this.lastCheck.result;
     let result: { ready: boolean; detail: Record<string, unknown> };
     try {
-      const collection = await this.options.collection.ensureCollection();
+      // a probe only looks: a collection deleted behind facewatch's back is reported, not re-created empty
+      const collection = await this.options.collection.describe();
       await this.options.references.check();
-      result = { ready: true, detail: { collection: this.options.config.collectionId, faces: collection.faceCount ?? null } };
+      result = collection
+        ? { ready: true, detail: { collection: this.options.config.collectionId, faces: collection.faceCount ?? null } }
+        : { ready: false, detail: { collection: this.options.config.collectionId, error: 'COLLECTION_MISSING' } };
     } catch (err) {
       result = { ready: false, detail: { error: err instanceof AppError ? err.code : 'INTERNAL' } };
     }

@@ -300,7 +300,8 @@ export class RekognitionCollection {
     } while (nextToken !== undefined);
   }
 
-  private async describe(): Promise<{ faceModelVersion?: string; faceCount?: number } | undefined> {
+  /** DescribeCollection: the collection's model version and face count; undefined when it does not exist. */
+  async describe(): Promise<{ faceModelVersion?: string; faceCount?: number } | undefined> {
     return callAws<{ faceModelVersion?: string; faceCount?: number } | undefined>(
       'rekognition:DescribeCollection',
       this.retry,

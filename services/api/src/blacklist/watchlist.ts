@@ -101,15 +101,17 @@ export class Watchlist {
       const onDisk = new Set(await this.deps.folder.folders());
       const { items: persons } = await this.deps.store.persons.list({ offset: 0, limit: 1_000_000 });
       const byFolder = new Map(persons.map((p) => [p.folder, p]));
-      const faces = await this.deps.store.references.allFaces(this.deps.backend.referenceModel);
+      // images enrolled under another backend (FACE_PROCESSING_BACKEND changed, so at start: the
+      // full reconcile) are enrolled again from their file; never taken for already uploaded, so
+      // no local file is removed unenrolled
+      let enrolled: Set<string> | undefined;
       if (!folders) {
+        const faces = await this.deps.store.references.allFaces(this.deps.backend.referenceModel);
+        enrolled = new Set(faces.map((f) => f.imageId));
         // the store and the index are two writes: after a crash between them, repair the index
         const repaired = await this.deps.backend.reconcile(faces);
         if (repaired.added + repaired.removed > 0) this.deps.log.info(repaired, 'face index repaired from the store');
       }
-      // images enrolled under another backend (FACE_PROCESSING_BACKEND changed) are enrolled again
-      // from their file; never taken for already uploaded, so no local file is removed unenrolled
-      const enrolled = new Set(faces.map((f) => f.imageId));
 
       for (const person of persons) {
         if (folders && !folders.includes(person.folder)) continue;
@@ -131,7 +133,7 @@ export class Watchlist {
         const known = await this.deps.store.references.listImages(person.id);
         const knownByName = new Map(known.map((i) => [i.fileName, i]));
         for (const image of known) {
-          if (!enrolled.has(image.id)) {
+          if (enrolled && !enrolled.has(image.id)) {
             await this.deps.store.references.removeImage(image.id);
             knownByName.delete(image.fileName);
             this.deps.log.warn({ folder, fileName: image.fileName }, `reference image was enrolled under another backend; ${files.has(image.fileName) ? 'enrolling it again' : 'its file is not here, so it is dropped'}`);

@@ -1,5 +1,4 @@
 import { AppError, ErrorCode } from '@facewatch/core';
-import type { BackendOptions, EmbeddedImage } from '@facewatch/recognition';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.js';
 import { ErrorBody, route } from '../route.js';
@@ -15,15 +14,6 @@ const errors = {
 
 /** Stateless face endpoints: detect, and deepface's represent and verify. */
 export const detectRoutes = (deps: ApiDeps) => {
-  /** Embeddings exist only with a backend that exposes them (local); Rekognition keeps its own. */
-  const embed = async (input: string, options: BackendOptions): Promise<EmbeddedImage> => {
-    const backend = deps.backend;
-    if (!backend.embed) {
-      throw new AppError(ErrorCode.UNSUPPORTED_BY_BACKEND, `${backend.kind} does not expose face embeddings; represent needs FACE_PROCESSING_BACKEND=local`);
-    }
-    const { bytes } = await deps.resolveImage(input);
-    return backend.embed(bytes, options);
-  };
   return [
     route({
       method: 'post',
@@ -47,7 +37,14 @@ export const detectRoutes = (deps: ApiDeps) => {
       body: RepresentRequest,
       responses: { 200: { description: 'one result per face', schema: RepresentResponse }, ...errors },
       handler: async (ctx, { body }) => {
-        const result = await embed(body.img, deps.backend.resolveOptions({ detector_backend: body.detector_backend }));
+        const backend = deps.backend;
+        // embeddings exist only with a backend that exposes them (local); Rekognition keeps its own
+        if (!backend.embed) {
+          throw new AppError(ErrorCode.UNSUPPORTED_BY_BACKEND, `${backend.kind} does not expose face embeddings; represent needs FACE_PROCESSING_BACKEND=local`);
+        }
+        const options = backend.resolveOptions({ detector_backend: body.detector_backend });
+        const { bytes } = await deps.resolveImage(body.img);
+        const result = await backend.embed(bytes, options);
         ctx.body = {
           results: result.faces.map((f) => ({
             embedding: Array.from(f.embedding, (v) => Number(v.toFixed(6))),
