@@ -72,6 +72,14 @@ describe('loadConfig', () => {
         detection: { minScore: undefined, nmsIou: 0.3, maxSidePx: 640 },
         pool: { workers: Math.max(1, Math.min(2, cpus().length)), tasksPerWorker: 2, maxQueued: 256 },
       },
+      decision: {
+        paramsFile: undefined,
+        matchFalseAlertRate: undefined,
+        reviewFalseAlertRate: undefined,
+        minMargin: undefined,
+        gates: { minEyeDistancePx: 16, minDetectionScore: 0.8, minSharpness: 0.025, maxYawDeg: 50, maxPitchDeg: 45, maxEdgeCut: 0.1 },
+        referenceGates: { minEyeDistancePx: 28, minDetectionScore: 0.8, minSharpness: 0.025, maxYawDeg: 50, maxPitchDeg: 45, maxEdgeCut: 0.1 },
+      },
       // no server path is readable and no private address fetchable until configured
       imageSource: { pathRoots: [], url: { allowPrivate: false, allowedHosts: [], timeoutMs: 10_000, maxRedirects: 3 } },
       inbox: { dir: resolve(root, 'inbox'), stableMs: 1000 },

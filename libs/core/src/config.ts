@@ -38,6 +38,32 @@ export interface FaceConfig {
   pool: { workers: number; tasksPerWorker: number; maxQueued: number };
 }
 
+/** Quality limits a face must meet (a face outside any of them is never an alert; a reference outside them is refused). */
+export interface QualityGates {
+  minEyeDistancePx: number;
+  minDetectionScore: number;
+  minSharpness: number;
+  maxYawDeg: number;
+  maxPitchDeg: number;
+  maxEdgeCut: number;
+}
+
+/** How a face's decision (match / review / unknown) is made. docs/face-thresholds.md explains each value. */
+export interface DecisionConfig {
+  /** Calibrated decision parameters (`facewatch calibrate`); undefined: the file shipped with facewatch. */
+  paramsFile: string | undefined;
+  /** Share of stranger faces that may be alerted; undefined: the parameters file's target. */
+  matchFalseAlertRate: number | undefined;
+  /** Share of stranger faces that may land in review; undefined: the parameters file's target. */
+  reviewFalseAlertRate: number | undefined;
+  /** A match must beat the runner-up person's score by this much; undefined: the parameters file's. */
+  minMargin: number | undefined;
+  /** Gates for faces searched in images. */
+  gates: QualityGates;
+  /** Gates for reference images at enrolment (stricter on size). */
+  referenceGates: QualityGates;
+}
+
 /** Where images named by clients (server paths, URLs) may come from. */
 export interface ImageSourceConfig {
   /** Folders server paths must lie in (after symbolic links are resolved); empty: server paths are refused. */
@@ -137,6 +163,7 @@ export interface AppConfig {
   api: ApiConfig;
   logLevel: LogLevel;
   face: FaceConfig;
+  decision: DecisionConfig;
   imageSource: ImageSourceConfig;
   inbox: InboxConfig;
 }
@@ -315,6 +342,17 @@ const envSchema = z.object({
   DETECTION_MIN_SCORE: numberVar(undefined, 0.05, 0.99),
   DETECTION_NMS_IOU: numberVar(0.3, 0.05, 0.95),
   DETECTION_MAX_SIDE: intVar(640, 160, 4096),
+  DECISION_PARAMS_FILE: optionalString,
+  MATCH_FALSE_ALERT_RATE: numberVar(undefined, 1e-9, 0.5),
+  REVIEW_FALSE_ALERT_RATE: numberVar(undefined, 1e-9, 0.9),
+  MATCH_MIN_MARGIN: numberVar(undefined, 0, 2),
+  FACE_MIN_EYE_DISTANCE_PX: numberVar(16, 0, 10_000),
+  FACE_MIN_DETECTION_SCORE: numberVar(0.8, 0, 1),
+  FACE_MIN_SHARPNESS: numberVar(0.025, 0, 100),
+  FACE_MAX_YAW_DEG: numberVar(50, 0, 90),
+  FACE_MAX_PITCH_DEG: numberVar(45, 0, 90),
+  FACE_MAX_EDGE_CUT: numberVar(0.1, 0, 1),
+  REFERENCE_MIN_EYE_DISTANCE_PX: numberVar(28, 0, 10_000),
   FACE_WORKERS: intVar(defaultWorkers, 1, 64),
   FACE_TASKS_PER_WORKER: intVar(2, 1, 16),
   FACE_MAX_QUEUED: intVar(256, 1, 100_000),
@@ -407,6 +445,28 @@ export function loadConfig(env: Env = process.env): AppConfig {
       decode: { maxBytes: e.MAX_IMAGE_BYTES, maxPixels: e.MAX_IMAGE_PIXELS, maxSidePx: e.DECODE_MAX_SIDE },
       detection: { minScore: e.DETECTION_MIN_SCORE, nmsIou: e.DETECTION_NMS_IOU, maxSidePx: e.DETECTION_MAX_SIDE },
       pool: { workers: e.FACE_WORKERS, tasksPerWorker: e.FACE_TASKS_PER_WORKER, maxQueued: e.FACE_MAX_QUEUED },
+    },
+    decision: {
+      paramsFile: e.DECISION_PARAMS_FILE === undefined ? undefined : resolveFromRoot(e.DECISION_PARAMS_FILE),
+      matchFalseAlertRate: e.MATCH_FALSE_ALERT_RATE,
+      reviewFalseAlertRate: e.REVIEW_FALSE_ALERT_RATE,
+      minMargin: e.MATCH_MIN_MARGIN,
+      gates: {
+        minEyeDistancePx: e.FACE_MIN_EYE_DISTANCE_PX,
+        minDetectionScore: e.FACE_MIN_DETECTION_SCORE,
+        minSharpness: e.FACE_MIN_SHARPNESS,
+        maxYawDeg: e.FACE_MAX_YAW_DEG,
+        maxPitchDeg: e.FACE_MAX_PITCH_DEG,
+        maxEdgeCut: e.FACE_MAX_EDGE_CUT,
+      },
+      referenceGates: {
+        minEyeDistancePx: e.REFERENCE_MIN_EYE_DISTANCE_PX,
+        minDetectionScore: e.FACE_MIN_DETECTION_SCORE,
+        minSharpness: e.FACE_MIN_SHARPNESS,
+        maxYawDeg: e.FACE_MAX_YAW_DEG,
+        maxPitchDeg: e.FACE_MAX_PITCH_DEG,
+        maxEdgeCut: e.FACE_MAX_EDGE_CUT,
+      },
     },
     imageSource: {
       pathRoots: e.IMAGE_PATH_ROOTS.map((root) => resolveFromRoot(root)),

@@ -1,4 +1,4 @@
-import type { Decision, FaceRecord, FacialAreaRecord, MatchRecord, ProcessedImage } from './types.js';
+import type { Decision, DecisionDetails, FaceRecord, FacialAreaRecord, MatchRecord, ProcessedImage } from './types.js';
 
 // The row shapes both stores read processed images in, and their assembly into the API shape, so
 // SQLite and PostgreSQL cannot drift apart in what they return.
@@ -29,7 +29,34 @@ export interface ProcessedFaceRow {
   facial_area: FacialAreaRecord | string;
   confidence: number;
   decision: Decision;
+  /** JSON text in SQLite, parsed already by PostgreSQL's jsonb; null for faces stored before version 3. */
+  details: DecisionDetails | string | null;
 }
+
+/** The decision fields stored as one JSON value beside a face. */
+export function decisionDetails(face: FaceRecord): DecisionDetails {
+  return {
+    decision_reason: face.decision_reason,
+    decision_detail: face.decision_detail,
+    score: face.score,
+    match_confidence: face.match_confidence,
+    thresholds: face.thresholds,
+    gates_failed: face.gates_failed,
+    quality: face.quality,
+    candidates: face.candidates,
+  };
+}
+
+const noDetails: DecisionDetails = {
+  decision_reason: null,
+  decision_detail: null,
+  score: null,
+  match_confidence: null,
+  thresholds: null,
+  gates_failed: [],
+  quality: null,
+  candidates: [],
+};
 
 export type ProcessedMatchRow = { image_id: string; face_index: number } & MatchRecord;
 
@@ -60,6 +87,7 @@ export function assembleProcessed(rows: readonly ProcessedImageRow[], faceRows: 
       confidence: f.confidence,
       decision: f.decision,
       blacklist_matches: matchesOf.get(`${f.face_index}\u0000${f.image_id}`) ?? [],
+      ...(f.details === null ? noDetails : typeof f.details === 'string' ? (JSON.parse(f.details) as DecisionDetails) : f.details),
     });
   }
   return rows.map((r) => ({

@@ -80,9 +80,12 @@ export interface ReferenceRepository {
   facesByIds(ids: readonly string[]): Promise<ReferenceFace[]>;
   /** Every face of a model (to rebuild an in-memory index on start). */
   allFaces(model: string): Promise<ReferenceFace[]>;
+  /** Every face of one model belonging to these people (to score a face against each person's references). */
+  facesOfPersons(personIds: readonly string[], model: string): Promise<ReferenceFace[]>;
 }
 
-export type Decision = 'match' | 'unknown';
+/** match: an alert; review: a watch-list person is plausible, shown for review, never alerted; unknown. */
+export type Decision = 'match' | 'review' | 'unknown';
 
 export interface FacialAreaRecord {
   x: number;
@@ -113,12 +116,52 @@ export interface MatchRecord {
   source_h: number;
 }
 
-export interface FaceRecord {
+/** What was measured about a face before trusting it (the inputs of the quality gates). */
+export interface FaceQualityRecord {
+  eye_distance_px: number;
+  sharpness: number | null;
+  yaw_deg: number;
+  pitch_deg: number;
+  edge_cut: number;
+}
+
+/** A watch-list person the face was compared with. */
+export interface CandidateRecord {
+  person_id: string;
+  name: string;
+  /** The decision's score for this person (mean similarity to their closest references), or null under a distance rule. */
+  score: number | null;
+  /** Distance to the person's closest reference, in the result's metric. */
+  distance: number;
+  /** blacklist_db/<folder>/<file> of that reference. */
+  identity: string;
+}
+
+/** Why a face got its decision. Null fields: not known (faces stored before decisions were explained). */
+export interface DecisionDetails {
+  /** Stable rule name: match_threshold, review_band, ambiguous, quality_gate, below_review_threshold, no_candidates, distance_threshold. */
+  decision_reason: string | null;
+  /** One sentence with the numbers. */
+  decision_detail: string | null;
+  /** The score the rule used (the best person's); null without candidates or under a distance rule. */
+  score: number | null;
+  /** 1 − the estimated share of strangers that would score this high against someone on the list. */
+  match_confidence: number | null;
+  /** Score thresholds the rule applied (null under a distance rule). */
+  thresholds: { match: number; review: number } | null;
+  /** Quality gates the face failed (a failed gate is never an alert). */
+  gates_failed: { gate: string; value: number; limit: number }[];
+  quality: FaceQualityRecord | null;
+  /** The closest watch-list people, best first (also for review and unknown faces). */
+  candidates: CandidateRecord[];
+}
+
+export interface FaceRecord extends DecisionDetails {
   face_index: number;
   facial_area: FacialAreaRecord;
   confidence: number;
   decision: Decision;
-  /** Best first. */
+  /** The alerted person (decision match); under a distance rule, every person within it. Best first. */
   blacklist_matches: MatchRecord[];
 }
 

@@ -18,6 +18,7 @@ import {
 } from './detect/ultraface.js';
 import { embedderTensorData, l2Normalise } from './embed/embed.js';
 import { loadManifest, type ModelName } from './models/manifest.js';
+import { measureQuality, type FaceQuality } from './quality/face-quality.js';
 
 export interface PipelineSettings {
   modelsDir: string;
@@ -43,6 +44,8 @@ export interface AnalysedFace {
   box: Box;
   score: number;
   landmarks: FiveLandmarks;
+  /** Size, sharpness (when embedded), pose and edge cut: the inputs of the quality gates. */
+  quality: FaceQuality;
   /** Unit-length 512-d embedding, when requested. */
   embedding?: Float32Array;
   /** Length of the raw embedding (for the `euclidean` metric). */
@@ -110,18 +113,18 @@ export class FacePipeline {
     for (const d of detections) {
       const original = scaleDetection(d, image.scale);
       const box = clipBox(original.box, image.originalWidth, image.originalHeight);
-      const face: AnalysedFace = { box, score: d.score, landmarks: original.landmarks };
-      if (options.embed) {
-        t = performance.now();
-        const aligned = alignFace(image, d.landmarks);
-        timings.alignMs += performance.now() - t;
-        t = performance.now();
-        const { embedding, norm } = await this.embed(aligned);
-        timings.embedMs += performance.now() - t;
-        face.embedding = embedding;
-        face.norm = norm;
+      if (!options.embed) {
+        faces.push({ box, score: d.score, landmarks: original.landmarks, quality: measureQuality(original.landmarks, image.originalWidth, image.originalHeight) });
+        continue;
       }
-      faces.push(face);
+      t = performance.now();
+      const aligned = alignFace(image, d.landmarks);
+      timings.alignMs += performance.now() - t;
+      t = performance.now();
+      const { embedding, norm } = await this.embed(aligned);
+      timings.embedMs += performance.now() - t;
+      const quality = measureQuality(original.landmarks, image.originalWidth, image.originalHeight, aligned);
+      faces.push({ box, score: d.score, landmarks: original.landmarks, quality, embedding, norm });
     }
     return { width: image.originalWidth, height: image.originalHeight, format: image.format, detector, faces, timings };
   }

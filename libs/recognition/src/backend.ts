@@ -1,5 +1,6 @@
 import type { MatchOptions } from '@facewatch/core';
 import type { FacialAreaRecord, ReferenceFace } from '@facewatch/db';
+import type { FaceQuality } from '@facewatch/face';
 
 /**
  * Where faces are found and recognised. Two implementations: `local` (the ONNX models of
@@ -30,8 +31,11 @@ export interface FaceBackend {
    * scale. An image without a face is NO_FACE with `details.field` 'img1' or 'img2'.
    */
   compare(a: Uint8Array, b: Uint8Array, options: BackendOptions): Promise<{ distance: number }>;
-  /** Detects every face and searches each one in the watch-list (not only the largest). */
-  search(bytes: Uint8Array, options: BackendOptions & { limit: number }): Promise<SearchedImage>;
+  /**
+   * Detects every face and searches each one in the watch-list (not only the largest). `topK`:
+   * how many of a person's closest references their score averages (backends that score people).
+   */
+  search(bytes: Uint8Array, options: SearchOptions): Promise<SearchedImage>;
   /**
    * Indexes one reference image of a person: it must show exactly one usable face. A rejection
    * (no face, several faces, too low quality, unreadable image) is an answer, not an exception;
@@ -69,6 +73,18 @@ export interface BackendOptions {
   metric: string;
   /** Largest distance that is still a match, on this backend's scale. */
   maxDistance: number;
+  /**
+   * The request (or DISTANCE_THRESHOLD) gave the threshold: decide by the nearest reference's
+   * distance, as the server facewatch replaces did, instead of the calibrated rule.
+   */
+  explicitThreshold: boolean;
+}
+
+export interface SearchOptions extends BackendOptions {
+  /** Persons reported per face at most. */
+  limit: number;
+  /** A person's score averages their topK most similar references (default 1: the nearest). */
+  topK?: number;
 }
 
 export interface DetectedFace {
@@ -97,9 +113,25 @@ export interface FaceCandidate {
   distance: number;
 }
 
+/** A watch-list person scored against a face. */
+export interface PersonCandidate {
+  personId: string;
+  /** Mean cosine similarity of the face to the person's topK most similar references. */
+  score: number;
+  /** The person's closest reference and its distance in the request's metric (names the match). */
+  nearest: FaceCandidate;
+}
+
 export interface SearchedFace extends DetectedFace {
   /** Nearest first, all within maxDistance, at most `limit` persons' worth. */
   candidates: FaceCandidate[];
+  /**
+   * The closest people by score, best first (at most limit + 1): backends that score people
+   * (local). Absent: the backend only names references (Rekognition), decide by distance.
+   */
+  persons?: PersonCandidate[];
+  /** What the gates look at, when the backend measures it (local). */
+  quality?: FaceQuality;
 }
 
 export interface SearchedImage extends Omit<DetectedImage, 'faces'> {

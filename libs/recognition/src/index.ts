@@ -6,3 +6,25 @@ export { LocalBackend, type FaceAnalyser, type LocalBackendOptions } from './loc
 export { RekognitionBackend, REKOGNITION_MODEL, REKOGNITION_METRIC, similarityToDistance, distanceToSimilarity, cropRegion, type RekognitionBackendOptions } from './aws/rekognition-backend.js';
 export { prepareForRekognition, REKOGNITION_MAX_BYTES, type PreparedImage } from './aws/prepare-image.js';
 export { openFaceBackend } from './open-backend.js';
+export { DecisionPolicy, openDecisionPolicy } from './decision/decision-policy.js';
+export { loadDecisionParams, shippedParamsFile, DecisionParamsSchema, type DecisionParams } from './decision/params.js';
+export {
+  Decision,
+  DecisionReason,
+  Gate,
+  decideFace,
+  decideByDistance,
+  failedGates,
+  thresholdsFor,
+  falseAlertRate,
+  pairFalseMatchRate,
+  scoreAtPairRate,
+  type AlertRates,
+  type FaceDecision,
+  type FaceEvidence,
+  type GateFailure,
+  type GateLimits,
+  type PersonScore,
+  type Thresholds,
+} from './decision/policy.js';
+export { calibrate, fitImpostorTail, rocPoints, rocRates, scoreSamples, similarity, topKMean, type Calibration, type CalibrationInput, type CalibrationPerson } from './decision/calibrate.js';

@@ -40,5 +40,5 @@ export async function openFaceBackend(config: AppConfig, store: Store, log: Logg
     }
   }
   const pool = await startFacePool(config.face, log);
-  return new LocalBackend({ faces: pool, store, config: config.face });
+  return new LocalBackend({ faces: pool, store, config: config.face, referenceGates: config.decision.referenceGates });
 }

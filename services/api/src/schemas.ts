@@ -46,13 +46,44 @@ export const BlacklistMatch = z
   })
   .meta({ id: 'BlacklistMatch' });
 
+export const Candidate = z
+  .object({
+    person_id: z.string(),
+    name: z.string(),
+    score: z.number().nullable().describe("Mean cosine similarity to the person's closest references (the decision's score); null under a distance threshold."),
+    distance: z.number().describe("Distance to the person's closest reference, in the result's metric."),
+    identity: z.string().describe('blacklist_db/<folder>/<file> of that reference.'),
+  })
+  .meta({ id: 'Candidate' });
+
+export const FaceQuality = z
+  .object({
+    eye_distance_px: z.number().describe('Distance between the eyes, pixels of the original image.'),
+    sharpness: z.number().nullable().describe('Detail in the aligned face (normalised Laplacian variance).'),
+    yaw_deg: z.number().describe('Estimated head turn.'),
+    pitch_deg: z.number().describe('Estimated head tilt.'),
+    edge_cut: z.number().describe("Share of the face's core outside the image."),
+  })
+  .meta({ id: 'FaceQuality' });
+
 export const FaceResult = z
   .object({
     face_index: z.number().int(),
     facial_area: FacialArea,
-    confidence: z.number(),
-    decision: z.enum(['match', 'unknown']),
-    blacklist_matches: z.array(BlacklistMatch).describe('One entry per matching person, best first.'),
+    confidence: z.number().describe("The detector's confidence that this is a face."),
+    decision: z.enum(['match', 'review', 'unknown']).describe('match: an alert; review: a watch-list person is plausible, shown for review, never alerted; unknown.'),
+    blacklist_matches: z.array(BlacklistMatch).describe('The alerted person (decision match); under a request threshold, every person within it. Empty for review and unknown.'),
+    decision_reason: z
+      .string()
+      .nullable()
+      .describe('The rule that decided: match_threshold, review_band, ambiguous, quality_gate, below_review_threshold, no_candidates, distance_threshold (null: stored before decisions were explained).'),
+    decision_detail: z.string().nullable().describe('Why, in one sentence with the numbers.'),
+    score: z.number().nullable().describe("The score the rule used: the best person's mean cosine similarity to their closest references."),
+    match_confidence: z.number().nullable().describe('1 − the estimated share of strangers that would score this high against someone on the watch-list.'),
+    thresholds: z.object({ match: z.number(), review: z.number() }).nullable().describe('Score thresholds applied (they rise with the size of the watch-list).'),
+    gates_failed: z.array(z.object({ gate: z.string(), value: z.number(), limit: z.number() })).describe('Quality gates the face failed: eye_distance, detection_score, sharpness, yaw, pitch, edge_cut.'),
+    quality: FaceQuality.nullable(),
+    candidates: z.array(Candidate).describe('The closest watch-list people, best first, whatever the decision.'),
   })
   .meta({ id: 'FaceResult' });
 
@@ -62,6 +93,7 @@ export const ProcessedImage = z
   .object({
     id: z.string(),
     image_path_or_identifier: z.string(),
+    sha256: z.string().nullable().describe('SHA-256 of the image bytes (null when they could not be read).'),
     faces: z.array(FaceResult),
     error: ErrorInfo.nullable(),
     source: z.string(),
@@ -82,7 +114,7 @@ export const ProcessRequest = z
     detector_backend: DetectorBackend.optional(),
     model_name: z.string().optional().describe('fr_feature (the only embedding model).'),
     distance_metric: z.enum(['cosine', 'euclidean', 'euclidean_l2']).optional(),
-    threshold: z.number().min(0).max(4).optional().describe('Maximum distance for a match; default: calibrated per metric.'),
+    threshold: z.number().min(0).max(4).optional().describe("Maximum distance for a match: decide by the nearest reference's distance alone, as the replaced server did. Default: the calibrated decision rule (docs/face-thresholds.md)."),
   })
   .meta({ id: 'ProcessRequest' });
 

@@ -27,7 +27,7 @@ before(async () => {
   const config = loadConfig(env);
   store = await openSqliteStore({ path: join(work, 'facewatch.db'), log });
   pool = await startFacePool({ ...config.face, pool: { ...config.face.pool, workers: 1 } });
-  backend = new LocalBackend({ faces: pool, store, config: config.face });
+  backend = new LocalBackend({ faces: pool, store, config: config.face, referenceGates: config.decision.referenceGates });
 });
 after(async () => {
   await pool?.close();

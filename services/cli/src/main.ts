@@ -12,15 +12,23 @@ import {
   type AppConfig,
 } from '@facewatch/core';
 import { defaultMaxDistance, distance, startFacePool, toFacialArea, type AnalyseResult, type AnalysedFace, type FacePool } from '@facewatch/face';
+import { runCalibrate, type CalibrateArgs } from './calibrate-command.js';
 
 const usage = `usage:
   facewatch detect [--detector yunet|ultraface] <image>...
   facewatch represent [--detector yunet|ultraface] <image>...
   facewatch verify [--detector d] [--metric cosine|euclidean|euclidean_l2] [--threshold t] <image1> <image2>
+  facewatch calibrate --people <folder of person folders>... [--strangers <folder>...] [--target-fmr 0.001]
+                      [--review-fmr 0.02] [--k 3] [--margin 0.1] [--out decision-params.json] [--json]
 
 detect and represent print one JSON line per image, in the order given; an image that cannot be
 read or decoded gets "error": {"code", "message"} and the others still run (exit code 1 if any failed).
-verify compares the most confident face of each image.`;
+verify compares the most confident face of each image.
+calibrate fits the match / review decision to your own photos: --people holds one folder of
+reference photos per person, --strangers photos of people who are not on the list (every face
+counts); both may be given more than once. --target-fmr is the share of strangers' faces that may be alerted, --review-fmr the share
+that may land in review. It prints the ROC and the thresholds by watch-list size and writes the
+parameters file to load with DECISION_PARAMS_FILE (docs/face-thresholds.md).`;
 
 const round = (v: number, digits = 6): number => Number(v.toFixed(digits));
 
@@ -73,6 +81,15 @@ async function verify(pool: FacePool, config: AppConfig, images: string[], detec
   return true;
 }
 
+function numberOption(value: string | undefined, name: string, fallback: number, min: number, max: number, integer = false): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw new AppError(ErrorCode.INVALID_ARGUMENT, `--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got "${value}"`);
+  }
+  return n;
+}
+
 function choice<T extends readonly string[]>(values: T, value: string | undefined, name: string): T[number] | undefined {
   if (value === undefined) return undefined;
   if (!values.includes(value)) throw new AppError(ErrorCode.INVALID_ARGUMENT, `--${name} must be one of ${values.join(', ')}`);
@@ -87,13 +104,42 @@ async function main(argv: string[]): Promise<number> {
       detector: { type: 'string' },
       metric: { type: 'string' },
       threshold: { type: 'string' },
+      people: { type: 'string', multiple: true },
+      strangers: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      'target-fmr': { type: 'string' },
+      'review-fmr': { type: 'string' },
+      k: { type: 'string' },
+      margin: { type: 'string' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   const [command, ...images] = positionals;
-  if (values.help || !command || !['detect', 'represent', 'verify'].includes(command)) {
+  if (values.help || !command || !['detect', 'represent', 'verify', 'calibrate'].includes(command)) {
     (values.help ? process.stdout : process.stderr).write(`${usage}\n`);
     return values.help ? 0 : 2;
+  }
+  if (command === 'calibrate') {
+    if (!values.people?.length) throw new AppError(ErrorCode.INVALID_ARGUMENT, 'calibrate needs --people <folder with one folder of photos per person>');
+    const args: CalibrateArgs = {
+      people: values.people,
+      strangers: values.strangers ?? [],
+      out: values.out ?? 'decision-params.json',
+      targetFmr: numberOption(values['target-fmr'], 'target-fmr', 0.001, 1e-9, 0.5),
+      reviewFmr: numberOption(values['review-fmr'], 'review-fmr', 0.02, 1e-9, 0.9),
+      k: numberOption(values.k, 'k', 3, 1, 50, true),
+      margin: numberOption(values.margin, 'margin', 0.1, 0, 2),
+      json: values.json === true,
+    };
+    const config = loadConfig();
+    const log = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, name: 'facewatch-cli', destination: 'stderr' });
+    const pool = await startFacePool(config.face, log);
+    try {
+      return await runCalibrate(pool, config, args);
+    } finally {
+      await pool.close();
+    }
   }
   if (images.length === 0) throw new AppError(ErrorCode.INVALID_ARGUMENT, `${command} needs at least one image`);
   const threshold = values.threshold === undefined ? undefined : Number(values.threshold);

@@ -9,7 +9,7 @@ import {
   type Logger,
 } from '@facewatch/core';
 import { openSqliteStore } from '@facewatch/db';
-import { openFaceBackend } from '@facewatch/recognition';
+import { openDecisionPolicy, openFaceBackend } from '@facewatch/recognition';
 import { startInboxWatcher } from '@facewatch/ingest';
 import { folderImageCopyStore, startMatcher, type ImageResolver } from '@facewatch/matcher';
 import { startApi } from '@facewatch/api';
@@ -24,6 +24,14 @@ export async function startEmbedded(config: AppConfig, log: Logger): Promise<{ c
   await Promise.all([config.storage.dataDir, config.storage.blacklistDir, config.storage.processedDir, config.inbox.dir].map((d) => mkdir(d, { recursive: true })));
   const store = await openSqliteStore({ path: join(config.storage.dataDir, 'facewatch.db'), log: log.child({ component: 'store' }) });
   const backend = await openFaceBackend(config, store, log);
+  let decisions;
+  try {
+    decisions = openDecisionPolicy(config.decision, backend);
+  } catch (err) {
+    await backend.close();
+    await store.close();
+    throw err;
+  }
   const bus = new InProcessBus(log.child({ component: 'bus' }));
   const policy = imageSourcePolicy(config);
 
@@ -31,6 +39,7 @@ export async function startEmbedded(config: AppConfig, log: Logger): Promise<{ c
   const matcher = await startMatcher({
     bus,
     backend,
+    policy: decisions,
     store,
     copies: folderImageCopyStore(config.storage.processedDir),
     resolve,

@@ -1,6 +1,6 @@
 import { createLogger, imageReferenceResolver, imageSourcePolicy, isAppError, loadConfig, registerShutdown, requireScaleProfile, startKafkaBus, type Logger } from '@facewatch/core';
 import { openConfiguredPostgresStore } from '@facewatch/db';
-import { openFaceBackend } from '@facewatch/recognition';
+import { openDecisionPolicy, openFaceBackend } from '@facewatch/recognition';
 import { folderImageCopyStore } from './image-copy-store.js';
 import { startMatcher } from './matcher-service.js';
 
@@ -13,10 +13,12 @@ try {
   const { databaseUrl } = requireScaleProfile(config, 'matcher');
   const store = await openConfiguredPostgresStore(config, databaseUrl, log);
   const backend = await openFaceBackend(config, store, log);
+  const policy = openDecisionPolicy(config.decision, backend);
   const bus = await startKafkaBus(config, 'matcher', log);
   const subscription = await startMatcher({
     bus,
     backend,
+    policy,
     store,
     copies: folderImageCopyStore(config.storage.processedDir),
     resolve: imageReferenceResolver(imageSourcePolicy(config)),

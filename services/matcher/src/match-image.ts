@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import { AppError, ErrorCode, toAppError, Topic, type EventBus, type FaceMatched, type ImageReceived, type Logger } from '@facewatch/core';
 import type { FaceRecord, ProcessedImage, Store } from '@facewatch/db';
-import type { BackendOptions, FaceBackend } from '@facewatch/recognition';
-import { nameMatches } from './name-matches.js';
+import type { BackendOptions, DecisionPolicy, FaceBackend } from '@facewatch/recognition';
+import { describeFace } from './name-matches.js';
 import type { ImageCopyStore, ImageResolver } from './ports.js';
 
 export interface MatchImageDeps {
   /** Finds and searches the faces: local models or AWS Rekognition. */
   backend: FaceBackend;
+  /** Decides match / review / unknown per face. */
+  policy: DecisionPolicy;
   store: Store;
   copies: ImageCopyStore;
   resolve: ImageResolver;
@@ -52,23 +54,19 @@ export async function matchImage(deps: MatchImageDeps, event: ImageReceived): Pr
 
   let analysis;
   try {
-    analysis = await deps.backend.search(bytes, { ...options, limit });
+    analysis = await deps.backend.search(bytes, { ...options, limit, topK: deps.policy.topK });
   } catch (err) {
     const e = toAppError(err);
     if (e.retryable) throw e;
     return finish(deps, event, { ...failed(event, imageId, e, now, options), sha256 });
   }
 
+  // thresholds depend on how many people a stranger is compared with
+  const people = analysis.faces.length === 0 ? 0 : (await deps.store.persons.list({ offset: 0, limit: 1 })).total;
   const faces: FaceRecord[] = [];
   for (const [faceIndex, face] of analysis.faces.entries()) {
-    const matches = await nameMatches(deps.store, face, { maxDistance: options.maxDistance, limit });
-    faces.push({
-      face_index: faceIndex,
-      facial_area: face.facial_area,
-      confidence: face.confidence,
-      decision: matches.length > 0 ? 'match' : 'unknown',
-      blacklist_matches: matches,
-    });
+    const decision = deps.policy.decide(face, people, options);
+    faces.push(await describeFace(deps.store, face, decision, { faceIndex, options, limit }));
   }
   const storedPath = await deps.copies.save(imageId, bytes, analysis.format);
   const result: ProcessedImage = {

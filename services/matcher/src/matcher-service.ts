@@ -1,12 +1,13 @@
 import { Topic, type EventBus, type Logger, type Subscription } from '@facewatch/core';
 import type { Store } from '@facewatch/db';
-import type { FaceBackend } from '@facewatch/recognition';
+import type { DecisionPolicy, FaceBackend } from '@facewatch/recognition';
 import { matchImage } from './match-image.js';
 import type { ImageCopyStore, ImageResolver } from './ports.js';
 
 export interface MatcherOptions {
   bus: EventBus;
   backend: FaceBackend;
+  policy: DecisionPolicy;
   store: Store;
   copies: ImageCopyStore;
   resolve: ImageResolver;

@@ -134,6 +134,17 @@ export const pgMigrations: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'review decisions and decision details',
+    sql: `
+      ALTER TABLE processed_faces DROP CONSTRAINT processed_faces_decision_check;
+      ALTER TABLE processed_faces ADD CONSTRAINT processed_faces_decision_check CHECK (decision IN ('match', 'review', 'unknown'));
+      -- the decision's reason, score, confidence, thresholds, gates, quality and candidates; NULL before it existed
+      ALTER TABLE processed_faces ADD COLUMN details jsonb;
+      CREATE INDEX processed_faces_by_decision ON processed_faces (decision, image_id);
+    `,
+  },
 ];
 
 export interface MigrationResult {

@@ -1,5 +1,5 @@
 import { AppError, ErrorCode } from '@facewatch/core';
-import { assembleProcessed, matchColumns, matchFields, type ProcessedFaceRow, type ProcessedImageRow, type ProcessedMatchRow } from '../processed-records.js';
+import { assembleProcessed, decisionDetails, matchColumns, matchFields, type ProcessedFaceRow, type ProcessedImageRow, type ProcessedMatchRow } from '../processed-records.js';
 import type { ProcessedImage, ProcessedQuery, ProcessedRepository } from '../types.js';
 import { paging } from '../sqlite/paging.js';
 import type { PgContext, PgTx } from './pg-context.js';
@@ -70,14 +70,15 @@ export class PgProcessedRepository implements ProcessedRepository {
       if (result.faces.length === 0) return;
       // one statement per table whatever the number of faces and matches (arrays unnested server-side)
       await tx.execute(
-        `INSERT INTO processed_faces (image_id, face_index, facial_area, confidence, decision)
-         SELECT $1, * FROM unnest($2::integer[], $3::json[], $4::double precision[], $5::text[])`,
+        `INSERT INTO processed_faces (image_id, face_index, facial_area, confidence, decision, details)
+         SELECT $1, * FROM unnest($2::integer[], $3::json[], $4::double precision[], $5::text[], $6::jsonb[])`,
         [
           result.id,
           result.faces.map((f) => f.face_index),
           result.faces.map((f) => JSON.stringify(f.facial_area)),
           result.faces.map((f) => f.confidence),
           result.faces.map((f) => f.decision),
+          result.faces.map((f) => JSON.stringify(decisionDetails(f))),
         ],
       );
       const matches = result.faces.flatMap((f) => f.blacklist_matches.map((m, rank) => ({ faceIndex: f.face_index, rank, m })));
@@ -146,7 +147,7 @@ async function withFaces(tx: PgTx, rows: ImageRow[]): Promise<ProcessedImage[]> 
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
   const faceRows = await tx.query<FaceRow>(
-    'SELECT image_id, face_index, facial_area, confidence, decision FROM processed_faces WHERE image_id = ANY($1::text[]) ORDER BY image_id, face_index',
+    'SELECT image_id, face_index, facial_area, confidence, decision, details FROM processed_faces WHERE image_id = ANY($1::text[]) ORDER BY image_id, face_index',
     [ids],
   );
   const matchRows = await tx.query<MatchRow>(

@@ -132,4 +132,15 @@ export class PgReferenceRepository implements ReferenceRepository {
     const rows = await this.#ctx.query<FaceRow>(`reading the reference faces of ${model}`, `SELECT ${faceColumns} FROM reference_faces f WHERE f.model = $1 ORDER BY f.seq`, [model]);
     return rows.map(toFace);
   }
+
+  /** Ordered by person, then insertion. */
+  async facesOfPersons(personIds: readonly string[], model: string): Promise<ReferenceFace[]> {
+    if (personIds.length === 0) return [];
+    const rows = await this.#ctx.query<FaceRow>(
+      'reading the reference faces of people',
+      `SELECT ${faceColumns} FROM reference_faces f WHERE f.model = $1 AND f.person_id = ANY($2::text[]) ORDER BY f.person_id, f.seq`,
+      [model, personIds],
+    );
+    return rows.map(toFace);
+  }
 }

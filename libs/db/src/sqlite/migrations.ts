@@ -127,6 +127,56 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'review decisions and decision details',
+    // SQLite cannot change a CHECK constraint in place: both face tables are rebuilt (the child
+    // first dropped, so dropping the parent cascades nothing) and renamed into place, which also
+    // points face_matches' foreign key at the new processed_faces.
+    sql: `
+      -- details: JSON of the decision (reason, score, confidence, thresholds, gates, quality,
+      -- candidates); NULL for faces processed before it existed
+      CREATE TABLE processed_faces_new (
+        image_id     TEXT NOT NULL REFERENCES processed_images (id) ON DELETE CASCADE,
+        face_index   INTEGER NOT NULL,
+        facial_area  TEXT NOT NULL,
+        confidence   REAL NOT NULL,
+        decision     TEXT NOT NULL CHECK (decision IN ('match', 'review', 'unknown')),
+        details      TEXT,
+        PRIMARY KEY (image_id, face_index)
+      ) WITHOUT ROWID;
+      INSERT INTO processed_faces_new (image_id, face_index, facial_area, confidence, decision)
+        SELECT image_id, face_index, facial_area, confidence, decision FROM processed_faces;
+      CREATE TABLE face_matches_new (
+        image_id    TEXT NOT NULL,
+        face_index  INTEGER NOT NULL,
+        rank        INTEGER NOT NULL,
+        person_id   TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        identity    TEXT NOT NULL,
+        distance    REAL NOT NULL,
+        threshold   REAL NOT NULL,
+        target_x    REAL NOT NULL,
+        target_y    REAL NOT NULL,
+        target_w    REAL NOT NULL,
+        target_h    REAL NOT NULL,
+        source_x    REAL NOT NULL,
+        source_y    REAL NOT NULL,
+        source_w    REAL NOT NULL,
+        source_h    REAL NOT NULL,
+        PRIMARY KEY (image_id, face_index, rank),
+        FOREIGN KEY (image_id, face_index) REFERENCES processed_faces_new (image_id, face_index) ON DELETE CASCADE
+      ) WITHOUT ROWID;
+      INSERT INTO face_matches_new SELECT image_id, face_index, rank, person_id, name, identity, distance, threshold,
+        target_x, target_y, target_w, target_h, source_x, source_y, source_w, source_h FROM face_matches;
+      DROP TABLE face_matches;
+      DROP TABLE processed_faces;
+      ALTER TABLE processed_faces_new RENAME TO processed_faces;
+      ALTER TABLE face_matches_new RENAME TO face_matches;
+      CREATE INDEX face_matches_by_person ON face_matches (person_id, image_id);
+      CREATE INDEX processed_faces_by_decision ON processed_faces (decision, image_id);
+    `,
+  },
 ];
 
 /**

@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { AppError, ErrorCode } from '@facewatch/core';
 import type { ProcessedImage, ProcessedQuery, ProcessedRepository } from '../types.js';
-import { assembleProcessed, matchColumns, type ProcessedFaceRow, type ProcessedImageRow, type ProcessedMatchRow } from '../processed-records.js';
+import { assembleProcessed, decisionDetails, matchColumns, type ProcessedFaceRow, type ProcessedImageRow, type ProcessedMatchRow } from '../processed-records.js';
 import { paging } from './paging.js';
 import type { SqliteContext } from './sqlite-context.js';
 
@@ -69,12 +69,12 @@ export class SqliteProcessedRepository implements ProcessedRepository {
             });
           // a redelivered result replaces the faces (and, by cascade, the matches) it had
           ctx.prepare('DELETE FROM processed_faces WHERE image_id = ?').run(result.id);
-          const insertFace = ctx.prepare('INSERT INTO processed_faces (image_id, face_index, facial_area, confidence, decision) VALUES (?, ?, ?, ?, ?)');
+          const insertFace = ctx.prepare('INSERT INTO processed_faces (image_id, face_index, facial_area, confidence, decision, details) VALUES (?, ?, ?, ?, ?, ?)');
           const insertMatch = ctx.prepare(
             `INSERT INTO face_matches (image_id, face_index, rank, ${matchColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           );
           for (const face of result.faces) {
-            insertFace.run(result.id, face.face_index, JSON.stringify(face.facial_area), face.confidence, face.decision);
+            insertFace.run(result.id, face.face_index, JSON.stringify(face.facial_area), face.confidence, face.decision, JSON.stringify(decisionDetails(face)));
             face.blacklist_matches.forEach((m, rank) => {
               insertMatch.run(
                 result.id, face.face_index, rank, m.person_id, m.name, m.identity, m.distance, m.threshold,
@@ -148,7 +148,7 @@ export class SqliteProcessedRepository implements ProcessedRepository {
     if (rows.length === 0) return [];
     const ids = JSON.stringify(rows.map((r) => r.id));
     const faceRows = this.#ctx
-      .prepare('SELECT image_id, face_index, facial_area, confidence, decision FROM processed_faces WHERE image_id IN (SELECT value FROM json_each(?)) ORDER BY image_id, face_index')
+      .prepare('SELECT image_id, face_index, facial_area, confidence, decision, details FROM processed_faces WHERE image_id IN (SELECT value FROM json_each(?)) ORDER BY image_id, face_index')
       .all(ids) as FaceRow[];
     const matchRows = this.#ctx
       .prepare(`SELECT image_id, face_index, ${matchColumns} FROM face_matches WHERE image_id IN (SELECT value FROM json_each(?)) ORDER BY image_id, face_index, rank`)

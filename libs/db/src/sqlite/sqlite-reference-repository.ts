@@ -119,4 +119,15 @@ export class SqliteReferenceRepository implements ReferenceRepository {
       return rows.map(toFace);
     });
   }
+
+  /** Ordered by person, then insertion. */
+  async facesOfPersons(personIds: readonly string[], model: string): Promise<ReferenceFace[]> {
+    if (personIds.length === 0) return [];
+    return this.#ctx.run('reading the reference faces of people', () => {
+      const rows = this.#ctx
+        .prepare(`SELECT ${faceColumns} FROM reference_faces f WHERE f.model = ? AND f.person_id IN (SELECT value FROM json_each(?)) ORDER BY f.person_id, f.rowid`)
+        .all(model, JSON.stringify(personIds)) as FaceRow[];
+      return rows.map(toFace);
+    });
+  }
 }

@@ -53,6 +53,29 @@ export function faceRecord(faceIndex: number, matches: MatchRecord[]): FaceRecor
     confidence: 0.9214 - faceIndex / 100,
     decision: matches.length > 0 ? 'match' : 'unknown',
     blacklist_matches: matches,
+    decision_reason: matches.length > 0 ? 'match_threshold' : 'below_review_threshold',
+    decision_detail: matches.length > 0 ? 'score 0.61 ≥ match threshold 0.449' : 'score 0.12 < review threshold 0.322',
+    score: matches.length > 0 ? 0.61 : 0.12,
+    match_confidence: matches.length > 0 ? 0.999998 : 0,
+    thresholds: { match: 0.449, review: 0.322 },
+    gates_failed: [],
+    quality: { eye_distance_px: 31.5, sharpness: 0.21, yaw_deg: -4.2, pitch_deg: 7, edge_cut: 0 },
+    candidates: matches.map((m) => ({ person_id: m.person_id, name: m.name, score: 0.61, distance: m.distance, identity: m.identity })),
+  };
+}
+
+/** A face in the review band: a plausible person, a failed gate, no alert. */
+export function reviewFaceRecord(faceIndex: number): FaceRecord {
+  return {
+    ...faceRecord(faceIndex, []),
+    decision: 'review',
+    decision_reason: 'quality_gate',
+    decision_detail: 'score 0.5 ≥ review threshold 0.322, but sharpness 0.01 < 0.025',
+    score: 0.5,
+    match_confidence: 0.98,
+    gates_failed: [{ gate: 'sharpness', value: 0.01, limit: 0.025 }],
+    quality: { eye_distance_px: 20.25, sharpness: 0.01, yaw_deg: 12.5, pitch_deg: -3, edge_cut: 0.125 },
+    candidates: [{ person_id: 'p9', name: 'Zed', score: 0.5, distance: 0.41, identity: 'blacklist_db/zed/1.jpg' }],
   };
 }
 
@@ -186,6 +209,26 @@ export function storeContract(name: string, makeStore: MakeStore): void {
       });
     });
 
+    test('references: faces of some people, of one model', async () => {
+      await withStore(async (store) => {
+        for (const id of ['p1', 'p2', 'p3']) await store.persons.create({ id, name: id, reason: null, folder: id });
+        const img1 = referenceImage('i1', 'p1', '1.jpg');
+        const img2 = referenceImage('i2', 'p2', '1.jpg');
+        const img3 = referenceImage('i3', 'p3', '1.jpg');
+        const a = referenceFace('fa', { ...img1 }, 'fr_feature', 1);
+        const b = referenceFace('fb', img1, 'fr_feature', 2);
+        const c = referenceFace('fc', img2, 'fr_feature', 3);
+        await store.references.addImage(img1, [a, b, referenceFace('fx', img1, 'other_model', 4)]);
+        await store.references.addImage(img2, [c]);
+        await store.references.addImage(img3, [referenceFace('fd', img3, 'fr_feature', 5)]);
+        const byId = (faces: { id: string }[]) => faces.map((f) => f.id).sort();
+        assert.deepEqual(byId(await store.references.facesOfPersons(['p1', 'p2', 'nobody'], 'fr_feature')), ['fa', 'fb', 'fc']);
+        assert.deepEqual(await store.references.facesOfPersons(['p2'], 'fr_feature'), [c]);
+        assert.deepEqual(byId(await store.references.facesOfPersons(['p1'], 'other_model')), ['fx']);
+        assert.deepEqual(await store.references.facesOfPersons([], 'fr_feature'), []);
+      });
+    });
+
     test('references: addImage of an unknown person is PERSON_NOT_FOUND; a failed addImage stores nothing', async () => {
       await withStore(async (store) => {
         const orphan = referenceImage('i0', 'nobody', '1.jpg');
@@ -235,9 +278,10 @@ export function storeContract(name: string, makeStore: MakeStore): void {
       await withStore(async (store) => {
         const face0 = faceRecord(0, [matchRecord('p1', 'Alice', 0.21), matchRecord('p2', 'Bob', 0.4)]);
         const face1 = faceRecord(1, []);
-        const result = processedImage('r1', t(5), [face1, face0]);
+        const face2 = reviewFaceRecord(2);
+        const result = processedImage('r1', t(5), [face1, face2, face0]);
         await store.processed.save(result);
-        assert.deepEqual(await store.processed.get('r1'), { ...result, faces: [face0, face1] });
+        assert.deepEqual(await store.processed.get('r1'), { ...result, faces: [face0, face1, face2] });
 
         const failed: ProcessedImage = {
           ...processedImage('r2', t(6), []),

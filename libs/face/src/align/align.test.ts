@@ -208,11 +208,13 @@ describe('alignFace', () => {
     assert.ok(out.every((v) => v > 0 && v < 255), `range ${Math.min(...out)}..${Math.max(...out)}`);
   });
 
-  test('outside the image the border pixels are replicated', () => {
+  test('outside the image the output is black (a constant 0 border, as InsightFace aligns)', () => {
     // a tiny face in the top-left corner: most of the 112x112 output lies left/above of the image
     const toImage: Similarity = { a: 0.5, b: 0, tx: -20, ty: -20 };
     const out = alignFace(image, mapFive(toImage, ARCFACE_TEMPLATE));
-    // output (0,0) maps to source (−20,−20): clamped to pixel (0,0) = [0, 0, 255]
-    assert.deepEqual(pixel(out, 0, 0), [0, 0, 255]);
+    // output (0,0) maps to source (−20,−20): outside, black
+    assert.deepEqual(pixel(out, 0, 0), [0, 0, 0]);
+    // output (60,60) maps to source (10,10): inside, the image's colour there
+    assert.notDeepEqual(pixel(out, 60, 60), [0, 0, 0]);
   });
 });

@@ -48,6 +48,12 @@ export function estimateSimilarity(from: readonly (readonly [number, number])[],
  * Warps the face onto the 112x112 template: each output pixel is sampled through the inverse
  * transform with bilinear interpolation and k×k supersampling, k growing with how many source
  * pixels one output pixel covers (anti-aliasing for large faces). Returns packed RGB.
+ *
+ * Outside the image the output is black, as InsightFace's own alignment (`norm_crop`:
+ * cv2.warpAffine with a constant 0 border) prepared the faces ArcFace-style embedders learnt
+ * from. Replicating the border pixels instead smeared streaks over tightly cropped faces
+ * (150-px ID-style crops) and cost separation: d′ of the fixture crop pairs 4.07 → 4.89 with the
+ * black border (docs/face-thresholds.md).
  */
 export function alignFace(image: RgbImage, landmarks: FiveLandmarks): Uint8Array {
   const t = estimateSimilarity(landmarks, ARCFACE_TEMPLATE);
@@ -70,14 +76,14 @@ export function alignFace(image: RgbImage, landmarks: FiveLandmarks): Uint8Array
           const y = -ib * uu + ia * vv;
           const x0 = Math.floor(x), y0 = Math.floor(y);
           const fx = x - x0, fy = y - y0;
-          // border pixels are replicated (clamped), as OpenCV's BORDER_REPLICATE
-          const xa = x0 < 0 ? 0 : x0 >= width ? width - 1 : x0;
-          const xb = x0 + 1 < 0 ? 0 : x0 + 1 >= width ? width - 1 : x0 + 1;
-          const ya = y0 < 0 ? 0 : y0 >= height ? height - 1 : y0;
-          const yb = y0 + 1 < 0 ? 0 : y0 + 1 >= height ? height - 1 : y0 + 1;
+          // a neighbour outside the image counts as black (its weight is dropped; its index is clamped only to stay valid)
+          const inA = x0 >= 0 && x0 < width, inB = x0 + 1 >= 0 && x0 + 1 < width;
+          const inTop = y0 >= 0 && y0 < height, inBottom = y0 + 1 >= 0 && y0 + 1 < height;
+          const xa = inA ? x0 : 0, xb = inB ? x0 + 1 : 0, ya = inTop ? y0 : 0, yb = inBottom ? y0 + 1 : 0;
           const i00 = (ya * width + xa) * 3, i10 = (ya * width + xb) * 3;
           const i01 = (yb * width + xa) * 3, i11 = (yb * width + xb) * 3;
-          const w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy;
+          const w00 = inA && inTop ? (1 - fx) * (1 - fy) : 0, w10 = inB && inTop ? fx * (1 - fy) : 0;
+          const w01 = inA && inBottom ? (1 - fx) * fy : 0, w11 = inB && inBottom ? fx * fy : 0;
           r += data[i00]! * w00 + data[i10]! * w10 + data[i01]! * w01 + data[i11]! * w11;
           g += data[i00 + 1]! * w00 + data[i10 + 1]! * w10 + data[i01 + 1]! * w01 + data[i11 + 1]! * w11;
           bl += data[i00 + 2]! * w00 + data[i10 + 2]! * w10 + data[i01 + 2]! * w01 + data[i11 + 2]! * w11;

@@ -1,6 +1,6 @@
 import { AppError, DetectorName, DistanceMetric, EmbedderName, ErrorCode, type AwsConfig, type Logger, type MatchOptions } from '@facewatch/core';
 import type { FacialAreaRecord, ReferenceFace } from '@facewatch/db';
-import type { BackendOptions, DetectedFace, DetectedImage, FaceBackend, FaceCandidate, IndexOutcome, ReferenceInput, SearchedImage } from '../backend.js';
+import type { BackendOptions, DetectedFace, DetectedImage, FaceBackend, FaceCandidate, IndexOutcome, ReferenceInput, SearchedImage, SearchOptions } from '../backend.js';
 import { cropJpeg, prepareForRekognition, type PreparedImage } from './prepare-image.js';
 import type { RatioBox, RekognitionCollection, RekognitionFace, RekognitionImage } from './rekognition-collection.js';
 import type { S3ReferenceStore } from './s3-reference-store.js';
@@ -89,6 +89,8 @@ export class RekognitionBackend implements FaceBackend {
       detector: REKOGNITION_MODEL,
       metric: REKOGNITION_METRIC,
       maxDistance: threshold ?? Number((1 - this.options.config.faceMatchThreshold / 100).toFixed(6)),
+      // Rekognition's similarities are not calibrated here: every decision is by its threshold
+      explicitThreshold: true,
     };
   }
 
@@ -111,7 +113,7 @@ export class RekognitionBackend implements FaceBackend {
     return { distance: similarityToDistance(result.similarities[0]!) };
   }
 
-  async search(bytes: Uint8Array, options: BackendOptions & { limit: number }): Promise<SearchedImage> {
+  async search(bytes: Uint8Array, options: SearchOptions): Promise<SearchedImage> {
     const image = await this.prepare(bytes);
     const found = await this.options.collection.detectFaces({ bytes: image.bytes });
     if (found.length === 0) return { width: image.width, height: image.height, format: image.format, faces: [] };

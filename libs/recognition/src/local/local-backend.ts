@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { AppError, ErrorCode, resolveMatchOptions, toAppError, type FaceConfig, type MatchOptions } from '@facewatch/core';
+import { AppError, ErrorCode, resolveMatchOptions, toAppError, type FaceConfig, type MatchOptions, type QualityGates } from '@facewatch/core';
 import type { ReferenceFace, Store, VectorIndex } from '@facewatch/db';
-import { defaultMaxDistance, distance, toFacialArea, type AnalyseOptions, type AnalyseResult, type PoolStats } from '@facewatch/face';
-import type { BackendOptions, DetectedImage, EmbeddedImage, FaceBackend, FaceCandidate, IndexOutcome, ReferenceInput, SearchedImage } from '../backend.js';
+import { defaultMaxDistance, distance, embeddingKey, toFacialArea, type AnalyseOptions, type AnalysedFace, type AnalyseResult, type PoolStats } from '@facewatch/face';
+import type { BackendOptions, DetectedImage, EmbeddedImage, FaceBackend, FaceCandidate, IndexOutcome, PersonCandidate, ReferenceInput, SearchedImage, SearchOptions } from '../backend.js';
+import { similarity, topKMean } from '../decision/calibrate.js';
+import { failedGates } from '../decision/policy.js';
 
 /** The inference pool as the local backend uses it (FacePool implements it). */
 export interface FaceAnalyser {
@@ -15,6 +17,8 @@ export interface LocalBackendOptions {
   faces: FaceAnalyser;
   store: Pick<Store, 'vectorIndex' | 'references'>;
   config: FaceConfig;
+  /** Quality a reference face must have to be enrolled. */
+  referenceGates: QualityGates;
 }
 
 const dimensions = 512;
@@ -29,12 +33,18 @@ export class LocalBackend implements FaceBackend {
   readonly referenceModel: string;
 
   constructor(private readonly options: LocalBackendOptions) {
-    this.referenceModel = options.config.embedder;
+    this.referenceModel = embeddingKey(options.config.embedder);
   }
 
   resolveOptions(options: MatchOptions | undefined): BackendOptions {
     const resolved = resolveMatchOptions(options, this.options.config);
-    return { model: resolved.model, detector: resolved.detector, metric: resolved.metric, maxDistance: resolved.maxDistance ?? defaultMaxDistance(resolved.metric) };
+    return {
+      model: resolved.model,
+      detector: resolved.detector,
+      metric: resolved.metric,
+      maxDistance: resolved.maxDistance ?? defaultMaxDistance(resolved.metric),
+      explicitThreshold: resolved.maxDistance !== undefined,
+    };
   }
 
   async detect(bytes: Uint8Array, options: BackendOptions): Promise<DetectedImage> {
@@ -62,16 +72,13 @@ export class LocalBackend implements FaceBackend {
     return { distance: distance(options.metric as FaceConfig['distanceMetric'], faces[0]!, faces[1]!) };
   }
 
-  async search(bytes: Uint8Array, options: BackendOptions & { limit: number }): Promise<SearchedImage> {
+  async search(bytes: Uint8Array, options: SearchOptions): Promise<SearchedImage> {
     const result = await this.analyse(bytes, options, true);
-    const index = await this.index(options.model);
+    const index = await this.index(this.referenceModel);
     const faces = [];
     for (const face of result.faces) {
-      faces.push({
-        facial_area: toFacialArea(face),
-        confidence: round4(face.score),
-        candidates: await this.nearest(index, face.embedding!, face.norm!, options),
-      });
+      const { candidates, persons } = await this.nearest(index, face, options);
+      faces.push({ facial_area: toFacialArea(face), confidence: round4(face.score), candidates, persons, quality: face.quality });
     }
     return { width: result.width, height: result.height, format: result.format, faces };
   }
@@ -88,6 +95,11 @@ export class LocalBackend implements FaceBackend {
     if (result.faces.length === 0) return { indexed: false, code: ErrorCode.NO_FACE, message: 'no face found in the image' };
     if (result.faces.length > 1) return { indexed: false, code: ErrorCode.MULTIPLE_FACES, message: `${result.faces.length} faces found; a reference image must show one person` };
     const face = result.faces[0]!;
+    // a poor reference weakens every comparison with the person: the same gates as alerts, stricter on size
+    const gates = failedGates({ detectionScore: face.score, ...face.quality }, this.options.referenceGates);
+    if (gates.length > 0) {
+      return { indexed: false, code: ErrorCode.FACE_REJECTED, message: `the face is not good enough for a reference: ${gates.map((g) => `${g.message} (${g.gate})`).join('; ')}` };
+    }
     return {
       indexed: true,
       format: result.format,
@@ -142,22 +154,48 @@ export class LocalBackend implements FaceBackend {
   }
 
   /**
-   * The reference faces within maxDistance of one face, nearest first. The index searches by
-   * cosine; `euclidean_l2` is the same order (sqrt(2·cos)), and raw `euclidean` is re-ranked over
-   * a wider candidate set with the stored norms.
+   * One face against the watch-list. The index gives the nearest reference vectors; the people
+   * they belong to are then scored exactly on all their references (a person's score averages
+   * their `topK` most similar ones), so someone with many references cannot crowd others out of
+   * the ranking. `candidates` keeps the references within maxDistance in the request's metric
+   * (the distance rule and naming); cosine order equals euclidean_l2 order, raw `euclidean` is
+   * re-ranked with the stored norms.
    */
-  private async nearest(index: VectorIndex, embedding: Float32Array, norm: number, options: BackendOptions & { limit: number }): Promise<FaceCandidate[]> {
+  private async nearest(index: VectorIndex, face: AnalysedFace, options: SearchOptions): Promise<{ candidates: FaceCandidate[]; persons: PersonCandidate[] }> {
     const metric = options.metric as FaceConfig['distanceMetric'];
-    const cosineCut = metric === 'cosine' ? options.maxDistance : metric === 'euclidean_l2' ? (options.maxDistance * options.maxDistance) / 2 : undefined;
-    const hits = await index.search(embedding, options.limit * 8, cosineCut === undefined ? {} : { maxDistance: cosineCut + 1e-6 });
-    if (hits.length === 0) return [];
-    const faces = await this.options.store.references.facesByIds(hits.map((h) => h.id));
-    return faces
-      .map((face) => ({ faceId: face.id, distance: distance(metric, { embedding, norm }, face) }))
+    const probe = { embedding: face.embedding!, norm: face.norm! };
+    const topK = options.topK ?? 1;
+    const hits = await index.search(probe.embedding, Math.max(64, options.limit * topK * 4));
+    if (hits.length === 0) return { candidates: [], persons: [] };
+    const hitFaces = await this.options.store.references.facesByIds(hits.map((h) => h.id));
+    const candidates = hitFaces
+      .map((f) => ({ faceId: f.id, distance: distance(metric, probe, f) }))
       .filter((c) => c.distance <= options.maxDistance)
       .sort((a, b) => a.distance - b.distance);
+    // the people of the nearest vectors, nearest first, scored on every reference they have
+    const people = [...new Set(hitFaces.map((f) => f.personId))].slice(0, options.limit + 1);
+    const byPerson = new Map<string, ReferenceFace[]>();
+    for (const f of await this.options.store.references.facesOfPersons(people, this.referenceModel)) {
+      let list = byPerson.get(f.personId);
+      if (!list) byPerson.set(f.personId, (list = []));
+      list.push(f);
+    }
+    const persons: PersonCandidate[] = [];
+    for (const [personId, faces] of byPerson) {
+      const similarities = faces.map((f) => similarity(probe.embedding, f.embedding));
+      let nearest = faces[0]!;
+      let nearestDistance = Infinity;
+      for (const f of faces) {
+        const d = distance(metric, probe, f);
+        if (d < nearestDistance) [nearest, nearestDistance] = [f, d];
+      }
+      persons.push({ personId, score: round6(topKMean(similarities, topK)), nearest: { faceId: nearest.id, distance: nearestDistance } });
+    }
+    persons.sort((a, b) => b.score - a.score);
+    return { candidates, persons };
   }
 }
 
 const round4 = (v: number): number => Number(v.toFixed(4));
+const round6 = (v: number): number => Number(v.toFixed(6));
 
