@@ -14,6 +14,7 @@ export interface ApiServiceOptions {
   log: Logger;
   store: Store;
   backend: ApiDeps['backend'];
+  decisions: ApiDeps['decisions'];
   bus: EventBus;
   resolveImage: ApiDeps['resolveImage'];
   blacklistDir: string;

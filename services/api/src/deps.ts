@@ -1,6 +1,6 @@
 import type { EventBus, FaceConfig, Logger } from '@facewatch/core';
 import type { Store } from '@facewatch/db';
-import type { FaceBackend } from '@facewatch/recognition';
+import type { DecisionPolicy, FaceBackend } from '@facewatch/recognition';
 import type { Watchlist } from './blacklist/watchlist.js';
 import type { ReplyWaiter } from './replies.js';
 
@@ -27,6 +27,8 @@ export interface ApiDeps {
   store: Store;
   /** Detects, embeds and indexes faces: the local models or AWS Rekognition. */
   backend: FaceBackend;
+  /** The decision rule in use (its parameters, target rates and gates). */
+  decisions: DecisionPolicy;
   watchlist: Watchlist;
   bus: EventBus;
   replies: ReplyWaiter;

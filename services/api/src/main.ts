@@ -1,6 +1,6 @@
 import { createLogger, imageSourcePolicy, isAppError, loadConfig, registerShutdown, requireScaleProfile, resolveImageInput, startKafkaBus, type Logger } from '@facewatch/core';
 import { openConfiguredPostgresStore } from '@facewatch/db';
-import { openFaceBackend } from '@facewatch/recognition';
+import { openDecisionPolicy, openFaceBackend } from '@facewatch/recognition';
 import { startApi } from './api-service.js';
 
 // `npm run start:api`: the HTTP API of the scale profile on PostgreSQL and Kafka. It uses the face
@@ -12,6 +12,7 @@ try {
   const { databaseUrl } = requireScaleProfile(config, 'api');
   const store = await openConfiguredPostgresStore(config, databaseUrl, log);
   const backend = await openFaceBackend(config, store, log);
+  const decisions = openDecisionPolicy(config.decision, backend);
   const bus = await startKafkaBus(config, 'api', log);
   const policy = imageSourcePolicy(config);
   const api = await startApi({
@@ -20,6 +21,7 @@ try {
     log,
     store,
     backend,
+    decisions,
     bus,
     resolveImage: (input) => resolveImageInput(input, policy),
     blacklistDir: config.storage.blacklistDir,

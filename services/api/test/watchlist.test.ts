@@ -68,3 +68,32 @@ test('a backend failure during enrolment undoes the person: no record, no folder
   assert.equal(readdirSync(join(folderRoot, 'Amy')).length, 5);
   assert.equal(await (await store.vectorIndex(backend.referenceModel, 512)).count(), 5);
 });
+
+test('references embedded by an older revision (reference_faces.model fr_feature) are embedded again from their files at start', async () => {
+  const dir = mkdtempSync(join(work, 'upgrade-'));
+  const folderRoot = join(dir, 'blacklist_db');
+  const old = await openSqliteStore({ path: join(dir, 'facewatch.db'), log });
+  try {
+    // what a deployment of the previous release left: Raj with two images embedded as plain `fr_feature`
+    const folder = new BlacklistFolder(folderRoot);
+    const raj = await old.persons.create({ id: 'p-raj', name: 'Raj', reason: null, folder: await folder.newFolderName('Raj') });
+    for (const [i, upload] of uploads('raj').slice(0, 2).entries()) {
+      await folder.writeImage(raj.folder, upload.fileName, upload.bytes);
+      const image = { id: `img-${i}`, personId: raj.id, fileName: upload.fileName, sha256: 'old', bytes: upload.bytes.length, createdAt: new Date().toISOString() };
+      await old.references.addImage(image, [{ id: `old-${i}`, imageId: image.id, personId: raj.id, model: 'fr_feature', embedding: new Float32Array(512).fill(1 / Math.sqrt(512)), norm: 1, box: { x: 0, y: 0, w: 1, h: 1 } }]);
+    }
+    const upgraded = new LocalBackend({ faces: pool, store: old, config: loadConfig({ ...process.env, MODELS_AUTO_FETCH: 'false' }).face, referenceGates: loadConfig({}).decision.referenceGates });
+    assert.equal(upgraded.referenceModel, 'fr_feature@2');
+    const watchlist = new Watchlist({ store: old, backend: upgraded, folder, log });
+    const stats = await watchlist.reconcile();
+    assert.equal(stats.added, 2);
+    const faces = await old.references.allFaces('fr_feature@2');
+    assert.deepEqual(faces.map((f) => f.personId), ['p-raj', 'p-raj']);
+    assert.ok(faces.every((f) => Math.abs(f.embedding[0]! - 1 / Math.sqrt(512)) > 1e-3), 'real embeddings, not the old rows');
+    assert.deepEqual(await old.references.allFaces('fr_feature'), []);
+    assert.equal((await old.references.listImages('p-raj')).length, 2);
+    assert.equal(await (await old.vectorIndex('fr_feature@2', 512)).count(), 2);
+  } finally {
+    await old.close();
+  }
+});

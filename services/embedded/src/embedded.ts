@@ -53,6 +53,7 @@ export async function startEmbedded(config: AppConfig, log: Logger): Promise<{ c
     log,
     store,
     backend,
+    decisions,
     bus,
     resolveImage: (input) => resolveImageInput(input, policy),
     blacklistDir: config.storage.blacklistDir,

@@ -171,6 +171,51 @@ describe(`${profile} over HTTP`, () => {
       }
     });
     assert.ok(matched >= 20, `${matched} of 22 matched at the default threshold`);
+    // every face says why: a reason, the closest people; local faces also their score and quality
+    for (const r of res.body) {
+      for (const face of r.faces) {
+        assert.ok(['match', 'review', 'unknown'].includes(face.decision));
+        assert.equal(typeof face.decision_reason, 'string');
+        assert.equal(typeof face.decision_detail, 'string');
+        assert.ok(Array.isArray(face.candidates) && Array.isArray(face.gates_failed));
+        if (face.decision !== 'match') assert.deepEqual(face.blacklist_matches, [], 'only an alert lists matches');
+        if (local) {
+          assert.ok(face.quality.eye_distance_px > 0 && typeof face.quality.sharpness === 'number');
+          if (face.decision === 'match') {
+            assert.equal(face.decision_reason, 'match_threshold');
+            assert.ok(face.score >= face.thresholds.match && face.match_confidence > 0.99, JSON.stringify(face));
+            assert.equal(face.candidates[0].person_id, face.blacklist_matches[0].person_id);
+          }
+        }
+      }
+    }
+  });
+
+  test('calibration: the parameters in use with thresholds for this watch-list; a fit from the enrolled people', async () => {
+    const current = await call('GET', '/api/v1/calibration');
+    assert.equal(current.status, 200, JSON.stringify(current.body));
+    assert.equal(current.body.people, 8);
+    assert.equal(current.body.params.format, 'facewatch.decision-params/1');
+    assert.ok(current.body.thresholds.match > current.body.thresholds.review);
+    const sizes = current.body.by_size.map((r: any) => r.people);
+    assert.deepEqual(sizes, [1, 8, 10, 100, 1000, 10000]);
+    const byPeople = new Map(current.body.by_size.map((r: any) => [r.people, r.match]));
+    assert.ok((byPeople.get(1000) as number) > (byPeople.get(10) as number), 'a longer list needs a higher score');
+    const fit = await call('POST', '/api/v1/calibration', { target_fmr: 0.0005 });
+    if (!local) {
+      assert.equal(fit.status, 501);
+      assert.equal(fit.body.code, 'UNSUPPORTED_BY_BACKEND');
+      return;
+    }
+    assert.equal(fit.status, 200, JSON.stringify(fit.body));
+    assert.equal(fit.body.params.fitted.people, 8);
+    assert.equal(fit.body.params.fitted.reference_faces, 40);
+    assert.equal(fit.body.params.fitted.genuine_scores, 40);
+    assert.equal(fit.body.params.fitted.impostor_scores, 40 * 7);
+    assert.equal(fit.body.params.targets.match_false_alert_rate, 0.0005);
+    assert.ok(fit.body.warnings.some((w: string) => /impostor scores/.test(w)), 'no strangers: the fit says it is rough');
+    const bad = await call('POST', '/api/v1/calibration', { target_fmr: 2 });
+    assert.equal(bad.status, 422);
   });
 
   test('process group photos given as allowed server paths; one bad image does not fail the others', async () => {

@@ -101,7 +101,8 @@ export class Watchlist {
       const onDisk = new Set(await this.deps.folder.folders());
       const { items: persons } = await this.deps.store.persons.list({ offset: 0, limit: 1_000_000 });
       const byFolder = new Map(persons.map((p) => [p.folder, p]));
-      // images enrolled under another backend (FACE_PROCESSING_BACKEND changed, so at start: the
+      // images enrolled under another backend or embedding revision (FACE_PROCESSING_BACKEND changed,
+      // or an upgrade changed what feeds the embedder: reference_faces.model differs; at start: the
       // full reconcile) are enrolled again from their file; never taken for already uploaded, so
       // no local file is removed unenrolled
       let enrolled: Set<string> | undefined;
@@ -136,7 +137,7 @@ export class Watchlist {
           if (enrolled && !enrolled.has(image.id)) {
             await this.deps.store.references.removeImage(image.id);
             knownByName.delete(image.fileName);
-            this.deps.log.warn({ folder, fileName: image.fileName }, `reference image was enrolled under another backend; ${files.has(image.fileName) ? 'enrolling it again' : 'its file is not here, so it is dropped'}`);
+            this.deps.log.warn({ folder, fileName: image.fileName }, `reference image was enrolled under another backend or embedding revision; ${files.has(image.fileName) ? 'enrolling it again' : 'its file is not here, so it is dropped'}`);
             continue;
           }
           // with images kept elsewhere (S3), a file missing locally is the normal state
