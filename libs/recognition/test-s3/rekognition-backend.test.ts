@@ -131,7 +131,7 @@ describe('opening', () => {
 describe('options', () => {
   test('names, the similarity formula and foreign options', async () => {
     const backend = await open();
-    assert.deepEqual(backend.resolveOptions(undefined), { model: 'aws_rekognition', detector: 'aws_rekognition', metric: 'rekognition_similarity', maxDistance: 0.2 });
+    assert.deepEqual(backend.resolveOptions(undefined), { model: 'aws_rekognition', detector: 'aws_rekognition', metric: 'rekognition_similarity', maxDistance: 0.2, explicitThreshold: true });
     assert.equal(backend.resolveOptions({ threshold: 0.05 }).maxDistance, 0.05);
     assert.equal((await open({ config: { faceMatchThreshold: 99 } })).resolveOptions({}).maxDistance, 0.01);
     assert.throws(() => backend.resolveOptions({ detector_backend: 'yunet' }), { code: ErrorCode.UNSUPPORTED_BY_BACKEND });

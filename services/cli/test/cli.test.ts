@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { promisify } from 'node:util';
 import { projectRoot } from '@facewatch/core';
-import { groupPhotos, identityImages, noFaceImage } from '@facewatch/face/testing';
+import { fixturesDir, openSetDir, groupPhotos, identityImages, noFaceImage } from '@facewatch/face/testing';
+import { DecisionParamsSchema, loadDecisionParams } from '@facewatch/recognition';
 
 // End-to-end: the `facewatch` command as a user runs it (the package bin), real models and images.
 const bin = resolve(projectRoot(), 'services/cli/bin/facewatch.js');
@@ -94,4 +95,48 @@ test('verify with no face, and bad arguments, are clear errors', async () => {
   const usage = await facewatch('frobnicate');
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /usage:/);
+});
+
+test('calibrate --json: fits parameters from a folder per person and a folder of strangers, writes the file the service loads', async () => {
+  const out = join(work, 'params.json');
+  const strangers = join(work, 'strangers');
+  mkdirSync(strangers);
+  copyFileSync(join(openSetDir(), 'strangers', 'group-3.jpg'), join(strangers, 'crowd.jpg'));
+  const { code, lines } = await facewatch('calibrate', '--people', join(fixturesDir(), 'identities'), '--strangers', strangers, '--target-fmr', '0.0005', '--out', out, '--json');
+  assert.equal(code, 0);
+  const [report] = lines;
+  assert.equal(report.params_file, out);
+  const params = JSON.parse(readFileSync(out, 'utf8'));
+  assert.deepEqual(params, report.params);
+  assert.ok(DecisionParamsSchema.safeParse(params).success);
+  assert.equal(params.model, 'fr_feature@2');
+  assert.equal(params.score.k, 3);
+  assert.deepEqual(params.targets, { match_false_alert_rate: 0.0005, review_false_alert_rate: 0.02 });
+  // 8 people × 5 crops; the 4 faces of a photo of other people are the strangers
+  assert.deepEqual([params.fitted.people, params.fitted.reference_faces, params.fitted.stranger_faces], [8, 40, 4]);
+  assert.equal(params.fitted.genuine_scores, 40);
+  assert.equal(params.fitted.impostor_scores, 40 * 7 + 4 * 8);
+  assert.deepEqual(params.roc.map((r: { false_match_rate: number }) => r.false_match_rate), [0.1, 0.01, 0.001, 1e-4, 1e-5, 1e-6]);
+  assert.ok(params.roc[2].true_match_rate > 0.9, JSON.stringify(params.roc));
+  // the service accepts it
+  assert.equal(loadDecisionParams(out).impostor_tail.scale, params.impostor_tail.scale);
+});
+
+test('calibrate on a terminal draws a progress bar on stderr and prints the report', async () => {
+  // `script` gives the command a pseudo-terminal, as a user's shell would
+  const command = [process.execPath, bin, 'calibrate', '--people', join(fixturesDir(), 'identities'), '--out', join(work, 'tty-params.json')].map((a) => `'${a}'`).join(' ');
+  const { stdout } = await run('script', ['-qefc', command, '/dev/null'], { cwd: projectRoot(), maxBuffer: 16 * 1024 * 1024 });
+  assert.match(stdout, /calibrate: embedding \[#+-*\] \d+\/40/, 'a bar redrawn in place');
+  assert.match(stdout, /\r\x1b\[2Kcalibrate: embedding: 40\/40 in \d+:\d\d/, 'the finished line');
+  assert.match(stdout, /thresholds by watch-list size/);
+  assert.match(stdout, /wrote .*tty-params\.json/);
+});
+
+test('calibrate without --people, or with a bad rate, is a usage error', async () => {
+  const missing = await facewatch('calibrate');
+  assert.equal(missing.code, 2);
+  assert.equal(missing.lines[0].error.code, 'INVALID_ARGUMENT');
+  const bad = await facewatch('calibrate', '--people', join(fixturesDir(), 'identities'), '--target-fmr', '3');
+  assert.equal(bad.code, 2);
+  assert.match(bad.lines[0].error.message, /--target-fmr must be a number from/);
 });

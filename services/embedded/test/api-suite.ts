@@ -22,7 +22,7 @@ export interface BackendVariant {
   checkLog?: (output: string) => void;
 }
 
-// the labelled faces are all within 0.68 of their person (docs/face-thresholds.md); the default 0.63 leaves one out
+// a request threshold decides by distance alone: every labelled face is within 0.68 of its person (at most 0.591, docs/face-thresholds.md)
 export const localBackend: BackendVariant = { kind: 'local', wideThreshold: 0.68 };
 
 /** Registers the whole API suite against the profile `launch` starts. */

@@ -42,12 +42,13 @@ export function distance(metric: DistanceMetric, a: EmbeddingVector, b: Embeddin
 }
 
 /**
- * Default decision thresholds (same person when distance ≤ threshold), calibrated with
- * `npm run calibrate:face` on the fixtures (YuNet-s + fr_feature); docs/face-thresholds.md has the
- * measurements. cosine 0.63 sits in the gap between the largest genuine (0.628) and the smallest
- * impostor (0.637) crop-pair distance, and is cosine similarity 0.37, the low end of what
- * photos needed in the reference measurements. euclidean_l2 is the same cut (sqrt(2 · 0.63)).
- * euclidean (raw vectors) separates less well (AUC 0.9990 on crops); 4.0 is its best cut there.
+ * Distance thresholds for the 1:1 questions (verify, and a request that gives no `threshold` but
+ * asks to decide by distance): same person when distance ≤ threshold. Measured with
+ * `npm run calibrate:face` (docs/face-thresholds.md): cosine 0.63 keeps all 22 labelled group
+ * faces within reach of their own person (at most 0.591) and every other person outside (at least
+ * 0.637); it is a similarity of 0.37, a false-match rate of about 4e-4 per comparison under the
+ * calibrated impostor tail. euclidean_l2 is the same cut (sqrt(2 · 0.63)); raw euclidean separates
+ * less well, 4.0 is its cut. Watch-list decisions use the calibrated rule instead (libs/recognition).
  */
 export const DEFAULT_MAX_DISTANCE: Readonly<Record<DistanceMetric, number>> = {
   cosine: 0.63,

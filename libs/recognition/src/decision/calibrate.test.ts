@@ -77,6 +77,15 @@ describe('calibrate', () => {
     assert.ok(result.warnings.some((w) => /impostor scores/.test(w)));
   });
 
+  test('a "stranger" who is one of the people is pointed out', () => {
+    const people = Array.from({ length: 3 }, (_, p) => ({ id: `p${p}`, embeddings: Array.from({ length: 4 }, (_, i) => unit(...[0, 1, 2, 3].map((d) => (d === p ? 5 : 0) + Math.sin(d + i)))) }));
+    const targets = { match_false_alert_rate: 0.001, review_false_alert_rate: 0.02 };
+    const clean = calibrate({ model: 'm', people, strangers: [unit(0, 0, 0, 1)], k: 3, targets, minMargin: 0.1, source: 'test' });
+    assert.ok(!clean.warnings.some((w) => /score like/.test(w)), clean.warnings.join());
+    const mixed = calibrate({ model: 'm', people, strangers: [unit(0, 0, 0, 1), people[1]!.embeddings[0]!], k: 3, targets, minMargin: 0.1, source: 'test' });
+    assert.ok(mixed.warnings.some((w) => /^1 stranger face\(s\) score like/.test(w)), mixed.warnings.join());
+  });
+
   test('rocPoints: thresholds from the tail, true-match rate from the genuine scores', () => {
     const tail = { threshold: 0.1, exceedance: 0.1, scale: 0.05 };
     const roc = rocPoints(tail, [0.2, 0.3, 0.5, 0.9]);

@@ -105,6 +105,12 @@ export function calibrate(input: CalibrationInput): Calibration {
   if (input.people.length < 2 && input.strangers.length === 0) throw new Error('calibration needs at least two people, or stranger faces');
   if (impostor.length < 500) warnings.push(`only ${impostor.length} impostor scores: the tail fit is rough; add stranger faces (photos of people who are not on the list)`);
   if (genuine.length < 20) warnings.push(`only ${genuine.length} genuine scores (${withPairs} people with two or more references): the true-match rates are rough`);
+  // a stranger who scores like the people themselves is probably one of them (or their photo is in both folders)
+  if (genuine.length >= 5 && input.strangers.length > 0) {
+    const low = [...genuine].sort((a, b) => a - b)[Math.floor(genuine.length * 0.1)]!;
+    const lookalikes = input.strangers.filter((s) => input.people.some((p) => p.embeddings.length > 0 && topKMean(p.embeddings.map((r) => similarity(s, r)), input.k) >= low)).length;
+    if (lookalikes > 0) warnings.push(`${lookalikes} stranger face(s) score like the people's own references (≥ ${low.toFixed(3)}): are some strangers on the list? They inflate the thresholds`);
+  }
   const tail = fitImpostorTail(impostor);
   const check = [1e-2, 1e-3].map((rate) => {
     const threshold = scoreAtPairRate({ impostor_tail: tail }, rate);
