@@ -194,12 +194,172 @@ export interface ProcessedQuery {
   since?: string;
 }
 
+/** What is stored together with a result, in its transaction. */
+export interface ResultExtras {
+  /** Match and review faces; the image's other alerts are removed (a re-scored redelivery). */
+  alerts?: readonly NewAlert[];
+  /** Crops of the faces. */
+  evidence?: readonly FaceEvidence[];
+}
+
 export interface ProcessedRepository {
-  /** Inserts or replaces the image with its faces and matches (idempotent by id), in one transaction. */
-  save(result: ProcessedImage): Promise<void>;
+  /**
+   * Inserts or replaces the image with its faces and matches (idempotent by id), its alerts and
+   * evidence, and for every new alert a delivery to each enabled webhook whose filters take it,
+   * in one transaction. Returns the image's alerts as stored (with their seq).
+   */
+  save(result: ProcessedImage, extras?: ResultExtras): Promise<{ alerts: AlertRecord[] }>;
   get(id: string): Promise<ProcessedImage | undefined>;
   /** Newest first. */
   list(query: ProcessedQuery): Promise<{ total_items: number; items: ProcessedImage[] }>;
+}
+
+export type ReviewStatus = 'pending' | 'confirmed' | 'rejected';
+export type AlertDecision = 'match' | 'review';
+
+/**
+ * A face worth a person's attention: an alert (decision match) or a review-band face (review),
+ * stored with its result in the same transaction. Review feedback lives on it.
+ */
+export interface AlertRecord {
+  /** For a match: the face.matched event's alert_id. */
+  id: string;
+  /** Increasing in insertion order: the Server-Sent Events id, for resuming a stream. */
+  seq: number;
+  image_id: string;
+  face_index: number;
+  decision: AlertDecision;
+  /** The matched (or most plausible) person, as named when the face was processed. */
+  person_id: string;
+  name: string;
+  score: number | null;
+  match_confidence: number | null;
+  /** Distance to the person's closest reference, in the result's metric. */
+  distance: number;
+  decision_reason: string | null;
+  decision_detail: string | null;
+  /** blacklist_db/<folder>/<file> of the closest reference. */
+  identity: string;
+  reference_image_id: string | null;
+  reference_face_id: string | null;
+  facial_area: { x: number; y: number; w: number; h: number };
+  /** How the image was named by its source (path, URL, file name). */
+  identifier: string;
+  processed_at: string;
+  review_status: ReviewStatus;
+  review_note: string | null;
+  reviewed_at: string | null;
+  /** Who reviewed (API key name, or null when the API is open). */
+  reviewed_by: string | null;
+}
+
+/** An alert to store with its result: the record without what the store assigns, plus the face's embedding. */
+export type NewAlert = Omit<AlertRecord, 'seq' | 'review_status' | 'review_note' | 'reviewed_at' | 'reviewed_by'> & {
+  /** The probe face's embedding (rejected alerts become known strangers for calibration); null without one. */
+  embedding: Float32Array | null;
+  /** Embedding key of `embedding`. */
+  model: string;
+};
+
+export type EvidenceKind = 'aligned' | 'context';
+
+/** Crops kept for a processed face: the aligned 112×112 face and the face with its surroundings (JPEG). */
+export interface FaceEvidence {
+  face_index: number;
+  kind: EvidenceKind;
+  content_type: string;
+  bytes: Uint8Array;
+}
+
+export interface AlertQuery {
+  offset?: number;
+  limit?: number;
+  personId?: string;
+  decision?: AlertDecision;
+  reviewStatus?: ReviewStatus;
+  /** ISO-8601: only alerts of results processed at or after it. */
+  since?: string;
+}
+
+export interface AlertRepository {
+  /** Newest first (by seq). */
+  list(query: AlertQuery): Promise<{ total_items: number; items: AlertRecord[] }>;
+  get(id: string): Promise<AlertRecord | undefined>;
+  /** The alerts of one processed image, in face order. */
+  ofImage(imageId: string): Promise<AlertRecord[]>;
+  /** Alerts with seq > `seq`, oldest first, at most `limit` (resuming an event stream). */
+  after(seq: number, limit: number): Promise<AlertRecord[]>;
+  /** The highest seq so far (0 when none). */
+  lastSeq(): Promise<number>;
+  /** Records a person's verdict; undefined when there is no such alert. */
+  review(id: string, verdict: { status: Exclude<ReviewStatus, 'pending'>; note: string | null; by: string | null; at: string }): Promise<AlertRecord | undefined>;
+  /** Embeddings of faces reviewers rejected (known strangers), of one embedding model. */
+  rejectedEmbeddings(model: string): Promise<Float32Array[]>;
+}
+
+export interface EvidenceRepository {
+  get(imageId: string, faceIndex: number, kind: EvidenceKind): Promise<{ content_type: string; bytes: Uint8Array } | undefined>;
+}
+
+/** Which alerts a webhook receives. Empty lists: all. */
+export interface WebhookFilters {
+  decisions: AlertDecision[];
+  person_ids: string[];
+}
+
+export interface WebhookRecord {
+  id: string;
+  url: string;
+  /** HMAC-SHA256 key of the signatures (never returned by the API). */
+  secret: string;
+  description: string | null;
+  filters: WebhookFilters;
+  enabled: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookRepository {
+  create(webhook: Omit<WebhookRecord, 'created_at' | 'updated_at'>, at: string): Promise<WebhookRecord>;
+  list(): Promise<WebhookRecord[]>;
+  get(id: string): Promise<WebhookRecord | undefined>;
+  update(id: string, changes: Partial<Pick<WebhookRecord, 'url' | 'secret' | 'description' | 'filters' | 'enabled'>>, at: string): Promise<WebhookRecord | undefined>;
+  /** Deletes the webhook and its deliveries. */
+  delete(id: string): Promise<boolean>;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** One alert to one webhook: the outbox row, written with the alert, worked off by the dispatcher. */
+export interface DeliveryRecord {
+  id: string;
+  webhook_id: string;
+  alert_id: string;
+  status: DeliveryStatus;
+  attempts: number;
+  /** When the next attempt is due (pending). */
+  next_attempt_at: string;
+  last_error: string | null;
+  /** HTTP status of the last answer, null when there was none. */
+  last_status: number | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+export interface DeliveryRepository {
+  /**
+   * Takes up to `limit` pending deliveries due at `now` and leases them until now + leaseMs, so
+   * another dispatcher (another API process) does not take them meanwhile; a lease that runs out
+   * (the process died) makes them due again.
+   */
+  claim(now: Date, leaseMs: number, limit: number): Promise<DeliveryRecord[]>;
+  delivered(id: string, at: Date, status: number): Promise<void>;
+  /** Another attempt at `next`; the lease is released. */
+  retry(id: string, next: Date, error: string, status: number | null): Promise<void>;
+  /** Given up. */
+  failed(id: string, at: Date, error: string, status: number | null): Promise<void>;
+  /** Newest first. */
+  list(webhookId: string, options: { offset?: number; limit?: number; status?: DeliveryStatus }): Promise<{ total_items: number; items: DeliveryRecord[] }>;
 }
 
 /** One open store: the repositories and a vector index per embedding model. */
@@ -207,6 +367,10 @@ export interface Store {
   persons: PersonRepository;
   references: ReferenceRepository;
   processed: ProcessedRepository;
+  alerts: AlertRepository;
+  evidence: EvidenceRepository;
+  webhooks: WebhookRepository;
+  deliveries: DeliveryRepository;
   vectorIndex(model: string, dimensions: number): Promise<VectorIndex>;
   /** A cheap round trip proving the store answers (readiness). */
   ping(): Promise<void>;

@@ -58,8 +58,8 @@ describe('PostgreSQL store', () => {
           [a.schema, b.schema].sort(),
         ]),
       );
-      // 6 data tables, schema_migrations, vector_indexes and one vector table each
-      assert.deepEqual(tables.rows, [a.schema, b.schema].sort().map((schema) => ({ schema, n: 9 })));
+      // 10 data tables, schema_migrations, vector_indexes and one vector table each
+      assert.deepEqual(tables.rows, [a.schema, b.schema].sort().map((schema) => ({ schema, n: 13 })));
     } finally {
       await a.done();
       await b.done();
@@ -71,7 +71,7 @@ describe('PostgreSQL store', () => {
     const stores = await Promise.all(Array.from({ length: 4 }, () => openPostgresStore({ connectionString: databaseUrl(), schema, poolSize: 2 })));
     try {
       const migrations = await withAdmin((c) => c.query<{ version: number; name: string; applied_at: Date }>(`SELECT version, name, applied_at FROM ${q(schema)}.schema_migrations ORDER BY version`));
-      assert.deepEqual(migrations.rows.map((m) => m.version), [1, 2, 3]);
+      assert.deepEqual(migrations.rows.map((m) => m.version), [1, 2, 3, 4]);
       // the stores share the data, and a new model opened by all at once gets one table
       const indexes = await Promise.all(stores.map((s) => s.vectorIndex('fr_feature', 4)));
       await indexes[0]!.upsert([{ id: 'a', vector: new Float32Array([1, 0, 0, 0]) }]);
@@ -103,7 +103,7 @@ describe('PostgreSQL store', () => {
         name: 'AppError',
         code: 'DB_UNAVAILABLE',
         retryable: false,
-        details: { schema, schemaVersion: 99, knownVersion: 3 },
+        details: { schema, schemaVersion: 99, knownVersion: 4 },
       });
     } finally {
       await done();

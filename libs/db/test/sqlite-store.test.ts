@@ -31,7 +31,7 @@ describe('SQLite store on a file', () => {
       await first.close();
 
       const migrations = rawRows<{ version: number; name: string; applied_at: string }>(path, 'SELECT version, name, applied_at FROM schema_migrations ORDER BY version');
-      assert.deepEqual(migrations.map((m) => m.version), [1, 2, 3]);
+      assert.deepEqual(migrations.map((m) => m.version), [1, 2, 3, 4]);
       assert.deepEqual(rawRows(path, 'PRAGMA journal_mode'), [{ journal_mode: 'wal' }]);
 
       const second = await openSqliteStore({ path });
@@ -153,7 +153,7 @@ describe('SQLite store on a file', () => {
       const db = new Database(path);
       db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'from the future', '2030-01-01T00:00:00.000Z')").run();
       db.close();
-      await assert.rejects(openSqliteStore({ path }), { name: 'AppError', code: 'DB_UNAVAILABLE', retryable: false, details: { schemaVersion: 99, knownVersion: 3 } });
+      await assert.rejects(openSqliteStore({ path }), { name: 'AppError', code: 'DB_UNAVAILABLE', retryable: false, details: { schemaVersion: 99, knownVersion: 4 } });
 
       await assert.rejects(openSqliteStore({ path: temp.dir }), { name: 'AppError', code: 'DB_UNAVAILABLE', retryable: false });
 

@@ -1,3 +1,4 @@
+import { PgAlertRepository, PgDeliveryRepository, PgEvidenceRepository, PgWebhookRepository } from './pg-alert-repository.js';
 import pg from 'pg';
 import pgvector from 'pgvector/pg';
 import { AppError, ErrorCode, type AppConfig, type Logger } from '@facewatch/core';
@@ -98,6 +99,10 @@ class PostgresStore implements Store {
   readonly persons: PgPersonRepository;
   readonly references: PgReferenceRepository;
   readonly processed: PgProcessedRepository;
+  readonly alerts: PgAlertRepository;
+  readonly evidence: PgEvidenceRepository;
+  readonly webhooks: PgWebhookRepository;
+  readonly deliveries: PgDeliveryRepository;
   readonly #pool: pg.Pool;
   readonly #log: Logger | undefined;
   readonly #ctx: PgContext;
@@ -112,6 +117,10 @@ class PostgresStore implements Store {
     this.persons = new PgPersonRepository(this.#ctx);
     this.references = new PgReferenceRepository(this.#ctx);
     this.processed = new PgProcessedRepository(this.#ctx);
+    this.alerts = new PgAlertRepository(this.#ctx);
+    this.evidence = new PgEvidenceRepository(this.#ctx);
+    this.webhooks = new PgWebhookRepository(this.#ctx);
+    this.deliveries = new PgDeliveryRepository(this.#ctx);
   }
 
   /** The same instance per model; a model's dimension is fixed when its index is first created (in the database, for every process). */

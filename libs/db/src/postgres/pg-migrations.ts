@@ -145,6 +145,82 @@ export const pgMigrations: readonly PgMigration[] = [
       CREATE INDEX processed_faces_by_decision ON processed_faces (decision, image_id);
     `,
   },
+  {
+    version: 4,
+    name: 'alerts with review feedback, face evidence, webhooks and their delivery outbox',
+    sql: `
+      -- Match and review faces, written with their result. seq orders them (event-stream ids);
+      -- embedding (float32 LE) of the probe face: rejected alerts are known strangers.
+      CREATE TABLE alerts (
+        seq                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id                  text COLLATE "C" NOT NULL UNIQUE,
+        image_id            text COLLATE "C" NOT NULL REFERENCES processed_images (id) ON DELETE CASCADE,
+        face_index          integer NOT NULL,
+        decision            text NOT NULL CHECK (decision IN ('match', 'review')),
+        person_id           text COLLATE "C" NOT NULL,
+        name                text NOT NULL,
+        score               double precision,
+        match_confidence    double precision,
+        distance            double precision NOT NULL,
+        decision_reason     text,
+        decision_detail     text,
+        identity            text NOT NULL,
+        reference_image_id  text,
+        reference_face_id   text,
+        facial_area         json NOT NULL,
+        identifier          text NOT NULL,
+        processed_at        timestamptz NOT NULL,
+        processed_at_text   text NOT NULL,
+        model               text NOT NULL,
+        embedding           bytea,
+        review_status       text NOT NULL DEFAULT 'pending' CHECK (review_status IN ('pending', 'confirmed', 'rejected')),
+        review_note         text,
+        reviewed_at         text,
+        reviewed_by         text
+      );
+      CREATE INDEX alerts_by_image ON alerts (image_id, face_index);
+      CREATE INDEX alerts_by_person ON alerts (person_id, seq);
+      CREATE INDEX alerts_by_review ON alerts (review_status, seq);
+      CREATE INDEX alerts_by_decision ON alerts (decision, seq);
+
+      CREATE TABLE face_evidence (
+        image_id      text COLLATE "C" NOT NULL REFERENCES processed_images (id) ON DELETE CASCADE,
+        face_index    integer NOT NULL,
+        kind          text NOT NULL CHECK (kind IN ('aligned', 'context')),
+        content_type  text NOT NULL,
+        bytes         bytea NOT NULL,
+        PRIMARY KEY (image_id, face_index, kind)
+      );
+
+      CREATE TABLE webhooks (
+        id           text COLLATE "C" PRIMARY KEY,
+        url          text NOT NULL,
+        secret       text NOT NULL,
+        description  text,
+        filters      jsonb NOT NULL,
+        enabled      boolean NOT NULL,
+        created_at   text NOT NULL,
+        updated_at   text NOT NULL
+      );
+      -- The outbox: one row per alert and webhook (unique, so a redelivered result adds none).
+      CREATE TABLE webhook_deliveries (
+        id                  text COLLATE "C" PRIMARY KEY,
+        webhook_id          text COLLATE "C" NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+        alert_id            text COLLATE "C" NOT NULL,
+        status              text NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts            integer NOT NULL DEFAULT 0,
+        next_attempt_at_ms  bigint NOT NULL,
+        lease_until_ms      bigint NOT NULL DEFAULT 0,
+        last_error          text,
+        last_status         integer,
+        created_at          text NOT NULL,
+        delivered_at        text,
+        UNIQUE (webhook_id, alert_id)
+      );
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at_ms);
+      CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, created_at);
+    `,
+  },
 ];
 
 export interface MigrationResult {

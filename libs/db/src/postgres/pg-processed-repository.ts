@@ -1,6 +1,7 @@
 import { AppError, ErrorCode } from '@facewatch/core';
 import { assembleProcessed, decisionDetails, matchColumns, matchFields, type ProcessedFaceRow, type ProcessedImageRow, type ProcessedMatchRow } from '../processed-records.js';
-import type { ProcessedImage, ProcessedQuery, ProcessedRepository } from '../types.js';
+import type { AlertRecord, ProcessedImage, ProcessedQuery, ProcessedRepository, ResultExtras } from '../types.js';
+import { saveResultExtras } from './pg-alert-repository.js';
 import { paging } from '../sqlite/paging.js';
 import type { PgContext, PgTx } from './pg-context.js';
 
@@ -34,9 +35,9 @@ export class PgProcessedRepository implements ProcessedRepository {
    * in the same transaction, so a redelivered result never duplicates rows. Two saves of one id at
    * once queue on the row lock of the upsert: the later one wins whole.
    */
-  async save(result: ProcessedImage): Promise<void> {
+  async save(result: ProcessedImage, extras: ResultExtras = {}): Promise<{ alerts: AlertRecord[] }> {
     const processedAt = instant(result.processed_at, 'processed_at');
-    await this.#ctx.transaction(`saving processed image ${result.id}`, async (tx) => {
+    return this.#ctx.transaction(`saving processed image ${result.id}`, async (tx) => {
       await tx.execute(
         `INSERT INTO processed_images (id, identifier, source, sha256, stored_image_path, width, height, model_name, detector_backend,
            distance_metric, matched, error_code, error_message, processed_at, processed_at_text, face_count)
@@ -67,6 +68,13 @@ export class PgProcessedRepository implements ProcessedRepository {
       );
       // a redelivered result replaces the faces (and, by cascade, the matches) it had
       await tx.execute('DELETE FROM processed_faces WHERE image_id = $1', [result.id]);
+      await this.#saveFaces(tx, result);
+      return { alerts: await saveResultExtras(tx, result, extras, new Date()) };
+    });
+  }
+
+  async #saveFaces(tx: PgTx, result: ProcessedImage): Promise<void> {
+    {
       if (result.faces.length === 0) return;
       // one statement per table whatever the number of faces and matches (arrays unnested server-side)
       await tx.execute(
@@ -91,7 +99,7 @@ export class PgProcessedRepository implements ProcessedRepository {
            $12::double precision[], $13::double precision[], $14::double precision[], $15::double precision[], $16::double precision[])`,
         [result.id, matches.map((x) => x.faceIndex), matches.map((x) => x.rank), ...columns],
       );
-    });
+    }
   }
 
   async get(id: string): Promise<ProcessedImage | undefined> {

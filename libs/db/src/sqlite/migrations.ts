@@ -177,6 +177,84 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX processed_faces_by_decision ON processed_faces (decision, image_id);
     `,
   },
+  {
+    version: 4,
+    name: 'alerts with review feedback, face evidence, webhooks and their delivery outbox',
+    sql: `
+      -- Match and review faces, written with their result. seq orders them (event-stream ids);
+      -- embedding (float32 LE) of the probe face: rejected alerts are known strangers;
+      -- processed_at: epoch ms (orders, filters), processed_at_text: as given.
+      CREATE TABLE alerts (
+        seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
+        id                  TEXT NOT NULL UNIQUE,
+        image_id            TEXT NOT NULL REFERENCES processed_images (id) ON DELETE CASCADE,
+        face_index          INTEGER NOT NULL,
+        decision            TEXT NOT NULL CHECK (decision IN ('match', 'review')),
+        person_id           TEXT NOT NULL,
+        name                TEXT NOT NULL,
+        score               REAL,
+        match_confidence    REAL,
+        distance            REAL NOT NULL,
+        decision_reason     TEXT,
+        decision_detail     TEXT,
+        identity            TEXT NOT NULL,
+        reference_image_id  TEXT,
+        reference_face_id   TEXT,
+        facial_area         TEXT NOT NULL,
+        identifier          TEXT NOT NULL,
+        processed_at        INTEGER NOT NULL,
+        processed_at_text   TEXT NOT NULL,
+        model               TEXT NOT NULL,
+        embedding           BLOB,
+        review_status       TEXT NOT NULL DEFAULT 'pending' CHECK (review_status IN ('pending', 'confirmed', 'rejected')),
+        review_note         TEXT,
+        reviewed_at         TEXT,
+        reviewed_by         TEXT
+      );
+      CREATE INDEX alerts_by_image ON alerts (image_id, face_index);
+      CREATE INDEX alerts_by_person ON alerts (person_id, seq);
+      CREATE INDEX alerts_by_review ON alerts (review_status, seq);
+      CREATE INDEX alerts_by_decision ON alerts (decision, seq);
+
+      CREATE TABLE face_evidence (
+        image_id      TEXT NOT NULL REFERENCES processed_images (id) ON DELETE CASCADE,
+        face_index    INTEGER NOT NULL,
+        kind          TEXT NOT NULL CHECK (kind IN ('aligned', 'context')),
+        content_type  TEXT NOT NULL,
+        bytes         BLOB NOT NULL,
+        PRIMARY KEY (image_id, face_index, kind)
+      ) WITHOUT ROWID;
+
+      -- filters: JSON {decisions: [...], person_ids: [...]}
+      CREATE TABLE webhooks (
+        id           TEXT PRIMARY KEY,
+        url          TEXT NOT NULL,
+        secret       TEXT NOT NULL,
+        description  TEXT,
+        filters      TEXT NOT NULL,
+        enabled      INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL
+      );
+      -- The outbox: one row per alert and webhook (unique, so a redelivered result adds none).
+      CREATE TABLE webhook_deliveries (
+        id                  TEXT PRIMARY KEY,
+        webhook_id          TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+        alert_id            TEXT NOT NULL,
+        status              TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts            INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at_ms  INTEGER NOT NULL,
+        lease_until_ms      INTEGER NOT NULL DEFAULT 0,
+        last_error          TEXT,
+        last_status         INTEGER,
+        created_at          TEXT NOT NULL,
+        delivered_at        TEXT,
+        UNIQUE (webhook_id, alert_id)
+      );
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at_ms);
+      CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, created_at);
+    `,
+  },
 ];
 
 /**

@@ -9,6 +9,8 @@ import type { SqliteContext } from './sqlite-context.js';
 import { toStoreError } from './sqlite-errors.js';
 import { SqlitePersonRepository } from './sqlite-person-repository.js';
 import { SqliteProcessedRepository } from './sqlite-processed-repository.js';
+import { SqliteAlertRepository, SqliteEvidenceRepository } from './sqlite-alert-repository.js';
+import { SqliteDeliveryRepository, SqliteWebhookRepository } from './sqlite-webhook-repository.js';
 import { SqliteReferenceRepository } from './sqlite-reference-repository.js';
 import { checkDimensions } from './vector-checks.js';
 
@@ -58,6 +60,10 @@ class SqliteStore implements Store {
   readonly persons: SqlitePersonRepository;
   readonly references: SqliteReferenceRepository;
   readonly processed: SqliteProcessedRepository;
+  readonly alerts: SqliteAlertRepository;
+  readonly evidence: SqliteEvidenceRepository;
+  readonly webhooks: SqliteWebhookRepository;
+  readonly deliveries: SqliteDeliveryRepository;
   readonly #db: Database.Database;
   readonly #log: Logger | undefined;
   readonly #ctx: SqliteContext;
@@ -88,6 +94,10 @@ class SqliteStore implements Store {
     this.persons = new SqlitePersonRepository(ctx);
     this.references = new SqliteReferenceRepository(ctx);
     this.processed = new SqliteProcessedRepository(ctx);
+    this.alerts = new SqliteAlertRepository(ctx);
+    this.evidence = new SqliteEvidenceRepository(ctx);
+    this.webhooks = new SqliteWebhookRepository(ctx);
+    this.deliveries = new SqliteDeliveryRepository(ctx);
   }
 
   /** The same instance per model; a model's dimension is fixed when its index is first created. */

@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { AppError, ErrorCode } from '@facewatch/core';
-import type { ProcessedImage, ProcessedQuery, ProcessedRepository } from '../types.js';
+import type { AlertRecord, ProcessedImage, ProcessedQuery, ProcessedRepository, ResultExtras } from '../types.js';
+import { saveResultExtras } from './sqlite-alert-repository.js';
 import { assembleProcessed, decisionDetails, matchColumns, type ProcessedFaceRow, type ProcessedImageRow, type ProcessedMatchRow } from '../processed-records.js';
 import { paging } from './paging.js';
 import type { SqliteContext } from './sqlite-context.js';
@@ -31,11 +32,11 @@ export class SqliteProcessedRepository implements ProcessedRepository {
     this.#ctx = ctx;
   }
 
-  async save(result: ProcessedImage): Promise<void> {
+  async save(result: ProcessedImage, extras: ResultExtras = {}): Promise<{ alerts: AlertRecord[] }> {
     const processedAtMs = epochMs(result.processed_at, 'processed_at');
-    this.#ctx.run(`saving processed image ${result.id}`, () => {
+    return this.#ctx.run(`saving processed image ${result.id}`, () => {
       const ctx = this.#ctx;
-      ctx.db
+      return ctx.db
         .transaction(() => {
           ctx
             .prepare(
@@ -82,6 +83,7 @@ export class SqliteProcessedRepository implements ProcessedRepository {
               );
             });
           }
+          return { alerts: saveResultExtras(ctx, result, extras, Date.now()) };
         })
         .immediate();
     });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
-import type { FaceRecord, MatchRecord, ProcessedImage, ReferenceFace, ReferenceImage, Store } from '../types.js';
+import type { FaceRecord, MatchRecord, NewAlert, ProcessedImage, ReferenceFace, ReferenceImage, Store } from '../types.js';
 
 /** Opens an empty store; `cleanup` closes it and removes what it created. */
 export type MakeStore = () => Promise<{ store: Store; cleanup(): Promise<void> }>;
@@ -61,6 +61,32 @@ export function faceRecord(faceIndex: number, matches: MatchRecord[]): FaceRecor
     gates_failed: [],
     quality: { eye_distance_px: 31.5, sharpness: 0.21, yaw_deg: -4.2, pitch_deg: 7, edge_cut: 0 },
     candidates: matches.map((m) => ({ person_id: m.person_id, name: m.name, score: 0.61, distance: m.distance, identity: m.identity })),
+  };
+}
+
+/** The alert of a face of `result`, with a recognisable embedding. */
+export function newAlert(id: string, result: ProcessedImage, faceIndex: number, decision: 'match' | 'review', personId: string, name: string): NewAlert {
+  const face = result.faces.find((f) => f.face_index === faceIndex)!;
+  return {
+    id,
+    image_id: result.id,
+    face_index: faceIndex,
+    decision,
+    person_id: personId,
+    name,
+    score: 0.61,
+    match_confidence: 0.9999,
+    distance: 0.3,
+    decision_reason: decision === 'match' ? 'match_threshold' : 'review_band',
+    decision_detail: 'score 0.61 ≥ match threshold 0.449',
+    identity: `blacklist_db/${name.toLowerCase()}/1.jpg`,
+    reference_image_id: `img-${personId}`,
+    reference_face_id: `face-${personId}`,
+    facial_area: { x: face.facial_area.x, y: face.facial_area.y, w: face.facial_area.w, h: face.facial_area.h },
+    identifier: result.image_path_or_identifier,
+    processed_at: result.processed_at,
+    model: 'fr_feature@2',
+    embedding: Float32Array.from({ length: 8 }, (_, i) => Math.fround(Math.cos(faceIndex + i * 0.37))),
   };
 }
 
@@ -374,6 +400,107 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         assert.equal((await store.persons.delete('p1')).deleted, true);
         assert.deepEqual(await store.processed.get('r1'), alert);
         assert.deepEqual(ids(await store.processed.list({ personId: 'p1' })), ['r1']);
+      });
+    });
+
+    test('alerts and evidence are saved with their result; seq, filters, review feedback and rejected embeddings', async () => {
+      await withStore(async (store) => {
+        const r1 = processedImage('r1', t(1), [faceRecord(0, [matchRecord('p1', 'Alice', 0.2)]), reviewFaceRecord(1)]);
+        const a1 = newAlert('a1', r1, 0, 'match', 'p1', 'Alice');
+        const a2 = newAlert('a2', r1, 1, 'review', 'p9', 'Zed');
+        const evidence = [
+          { face_index: 0, kind: 'aligned' as const, content_type: 'image/jpeg', bytes: Uint8Array.from([0xff, 0xd8, 1, 2, 3]) },
+          { face_index: 0, kind: 'context' as const, content_type: 'image/jpeg', bytes: Uint8Array.from([0xff, 0xd8, 9]) },
+        ];
+        const saved = await store.processed.save(r1, { alerts: [a1, a2], evidence });
+        assert.deepEqual(saved.alerts.map((a) => [a.id, a.face_index, a.decision, a.review_status]), [['a1', 0, 'match', 'pending'], ['a2', 1, 'review', 'pending']]);
+        const [s1, s2] = saved.alerts;
+        assert.ok(s1!.seq > 0 && s2!.seq > s1!.seq);
+        const { embedding: _e, model: _m, ...fields } = a1;
+        assert.deepEqual(await store.alerts.get('a1'), { ...fields, seq: s1!.seq, review_status: 'pending', review_note: null, reviewed_at: null, reviewed_by: null });
+        assert.equal(await store.alerts.get('missing'), undefined);
+        assert.deepEqual((await store.evidence.get('r1', 0, 'aligned'))?.bytes, evidence[0]!.bytes);
+        assert.equal((await store.evidence.get('r1', 0, 'context'))?.content_type, 'image/jpeg');
+        assert.equal(await store.evidence.get('r1', 1, 'aligned'), undefined);
+
+        const r2 = processedImage('r2', t(2), [faceRecord(0, [matchRecord('p2', 'Bob', 0.3)])]);
+        await store.processed.save(r2, { alerts: [newAlert('a3', r2, 0, 'match', 'p2', 'Bob')] });
+        assert.deepEqual(ids(await store.alerts.list({})), ['a3', 'a2', 'a1'], 'newest first');
+        assert.deepEqual(ids(await store.alerts.list({ decision: 'match' })), ['a3', 'a1']);
+        assert.deepEqual(ids(await store.alerts.list({ personId: 'p1' })), ['a1']);
+        assert.deepEqual(ids(await store.alerts.list({ since: t(2) })), ['a3']);
+        const page = await store.alerts.list({ offset: 1, limit: 1 });
+        assert.deepEqual([page.total_items, ids(page)], [3, ['a2']]);
+        assert.deepEqual((await store.alerts.after(s1!.seq, 10)).map((a) => a.id), ['a2', 'a3']);
+        assert.deepEqual((await store.alerts.after(0, 1)).map((a) => a.id), ['a1']);
+        assert.equal(await store.alerts.lastSeq(), (await store.alerts.get('a3'))!.seq);
+        assert.deepEqual((await store.alerts.ofImage('r1')).map((a) => a.id), ['a1', 'a2']);
+
+        const reviewed = await store.alerts.review('a1', { status: 'rejected', note: 'not her', by: 'desk', at: t(3) });
+        assert.deepEqual([reviewed?.review_status, reviewed?.review_note, reviewed?.reviewed_by, reviewed?.reviewed_at], ['rejected', 'not her', 'desk', t(3)]);
+        assert.equal(await store.alerts.review('missing', { status: 'confirmed', note: null, by: null, at: t(3) }), undefined);
+        assert.deepEqual(ids(await store.alerts.list({ reviewStatus: 'rejected' })), ['a1']);
+        assert.deepEqual(ids(await store.alerts.list({ reviewStatus: 'pending' })), ['a3', 'a2']);
+        const rejected = await store.alerts.rejectedEmbeddings('fr_feature@2');
+        assert.equal(rejected.length, 1);
+        assert.deepEqual(Array.from(rejected[0]!), Array.from(a1.embedding!));
+        assert.deepEqual(await store.alerts.rejectedEmbeddings('other'), []);
+
+        // a redelivered result keeps seq and review; a face no longer alerted loses its alert; evidence is replaced
+        const again = await store.processed.save(r1, { alerts: [{ ...a1, score: 0.7 }], evidence: evidence.slice(1) });
+        assert.deepEqual(again.alerts.map((a) => [a.id, a.seq, a.score, a.review_status]), [['a1', s1!.seq, 0.7, 'rejected']]);
+        assert.equal(await store.alerts.get('a2'), undefined);
+        assert.equal(await store.evidence.get('r1', 0, 'aligned'), undefined);
+        assert.ok(await store.evidence.get('r1', 0, 'context'));
+        // a result saved without extras keeps no alerts
+        assert.deepEqual((await store.processed.save(r2)).alerts, []);
+        assert.equal(await store.alerts.get('a3'), undefined);
+      });
+    });
+
+    test('webhooks: create, list, update, delete; a new alert queues one delivery per webhook that takes it, once', async () => {
+      await withStore(async (store) => {
+        const all = await store.webhooks.create({ id: 'w1', url: 'https://hooks.example/a', secret: 's1', description: 'desk', filters: { decisions: [], person_ids: [] }, enabled: true }, t(0));
+        assert.deepEqual(await store.webhooks.get('w1'), all);
+        await store.webhooks.create({ id: 'w2', url: 'https://hooks.example/b', secret: 's2', description: null, filters: { decisions: ['match'], person_ids: ['p2'] }, enabled: true }, t(0));
+        await store.webhooks.create({ id: 'w3', url: 'https://hooks.example/c', secret: 's3', description: null, filters: { decisions: [], person_ids: [] }, enabled: false }, t(0));
+        assert.deepEqual((await store.webhooks.list()).map((w) => w.id), ['w1', 'w2', 'w3']);
+        const updated = await store.webhooks.update('w1', { description: 'front desk', filters: { decisions: ['match', 'review'], person_ids: [] } }, t(1));
+        assert.deepEqual([updated?.description, updated?.updated_at, updated?.secret], ['front desk', t(1), 's1']);
+        assert.equal(await store.webhooks.update('missing', { enabled: false }, t(1)), undefined);
+
+        const r1 = processedImage('r1', t(2), [faceRecord(0, [matchRecord('p1', 'Alice', 0.2)]), faceRecord(1, [matchRecord('p2', 'Bob', 0.2)]), reviewFaceRecord(2)]);
+        const alerts = [newAlert('a1', r1, 0, 'match', 'p1', 'Alice'), newAlert('a2', r1, 1, 'match', 'p2', 'Bob'), newAlert('a3', r1, 2, 'review', 'p9', 'Zed')];
+        await store.processed.save(r1, { alerts });
+        await store.processed.save(r1, { alerts }); // redelivered: no second delivery
+        const w1 = await store.deliveries.list('w1', {});
+        assert.deepEqual(w1.items.map((d) => d.alert_id).sort(), ['a1', 'a2', 'a3']);
+        assert.deepEqual((await store.deliveries.list('w2', {})).items.map((d) => d.alert_id), ['a2'], 'only Bob, only matches');
+        assert.equal((await store.deliveries.list('w3', {})).total_items, 0, 'a disabled webhook gets nothing');
+        assert.ok(w1.items.every((d) => d.status === 'pending' && d.attempts === 0 && d.last_error === null));
+
+        // claim leases: a second dispatcher finds nothing until the lease runs out
+        const now = new Date();
+        const claimed = await store.deliveries.claim(now, 30_000, 10);
+        assert.equal(claimed.length, 4);
+        assert.deepEqual(await store.deliveries.claim(now, 30_000, 10), []);
+        const first = claimed[0]!;
+        await store.deliveries.retry(first.id, new Date(now.getTime() + 60_000), 'HTTP 503', 503);
+        await store.deliveries.delivered(claimed[1]!.id, now, 200);
+        await store.deliveries.failed(claimed[2]!.id, now, 'HTTP 410', 410);
+        // the fourth's lease runs out: due again
+        const later = await store.deliveries.claim(new Date(now.getTime() + 31_000), 30_000, 10);
+        assert.deepEqual(later.map((d) => d.id), [claimed[3]!.id]);
+        await store.deliveries.delivered(claimed[3]!.id, now, 204);
+        const retried = await store.deliveries.claim(new Date(now.getTime() + 61_000 + 30_000), 30_000, 10);
+        assert.deepEqual(retried.map((d) => [d.id, d.attempts, d.last_error, d.last_status]), [[first.id, 1, 'HTTP 503', 503]]);
+        const byStatus = async (status: 'pending' | 'delivered' | 'failed') => (await store.deliveries.list('w1', { status })).total_items + (await store.deliveries.list('w2', { status })).total_items;
+        assert.deepEqual([await byStatus('pending'), await byStatus('delivered'), await byStatus('failed')], [1, 2, 1]);
+        const gaveUp = (await store.deliveries.list(claimed[2]!.webhook_id, { status: 'failed' })).items[0]!;
+        assert.deepEqual([gaveUp.id, gaveUp.attempts, gaveUp.last_error, gaveUp.last_status], [claimed[2]!.id, 1, 'HTTP 410', 410]);
+        assert.equal(await store.webhooks.delete('w1'), true);
+        assert.equal(await store.webhooks.delete('w1'), false);
+        assert.equal((await store.deliveries.list('w1', {})).total_items, 0, 'deleted with the webhook');
       });
     });
 
