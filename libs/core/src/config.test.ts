@@ -56,6 +56,8 @@ describe('loadConfig', () => {
         maxImagesPerRequest: 32,
         resultTimeoutMs: 120_000,
         shutdownGraceMs: 30_000,
+        sseHeartbeatMs: 15_000,
+        instanceId: undefined,
       },
       logLevel: 'info',
       face: {

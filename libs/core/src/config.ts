@@ -131,6 +131,13 @@ export interface ApiConfig {
   maxImagesPerRequest: number;
   resultTimeoutMs: number;
   shutdownGraceMs: number;
+  /** Comment lines on idle event streams, so proxies keep them open. */
+  sseHeartbeatMs: number;
+  /**
+   * This API process's name in consumer groups (replies and the live alert stream): stable across
+   * restarts, different for every API process. Undefined: `<host name>-<port>`.
+   */
+  instanceId: string | undefined;
 }
 
 /** The scale profile's engines. Unset broker list or database URL: not configured. */
@@ -325,6 +332,8 @@ const envSchema = z.object({
   MAX_IMAGES_PER_REQUEST: intVar(32, 1, 1000),
   RESULT_TIMEOUT_MS: intVar(120_000, 1000, 3_600_000),
   SHUTDOWN_GRACE_MS: intVar(30_000, 1000, 600_000),
+  SSE_HEARTBEAT_MS: intVar(15_000, 100, 600_000),
+  API_INSTANCE_ID: optionalString,
   LOG_LEVEL: enumVar(LogLevel, 'info'),
   MODELS_DIR: optionalString,
   MODELS_MIRROR: optionalString,
@@ -431,6 +440,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxImagesPerRequest: e.MAX_IMAGES_PER_REQUEST,
       resultTimeoutMs: e.RESULT_TIMEOUT_MS,
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+      sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
+      instanceId: e.API_INSTANCE_ID,
     },
     logLevel: e.LOG_LEVEL,
     face: {

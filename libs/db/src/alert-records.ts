@@ -15,6 +15,7 @@ export interface AlertRow {
   score: number | null;
   match_confidence: number | null;
   distance: number;
+  threshold: number | null;
   decision_reason: string | null;
   decision_detail: string | null;
   identity: string;
@@ -30,7 +31,7 @@ export interface AlertRow {
   reviewed_by: string | null;
 }
 
-export const alertColumns = `a.seq, a.id, a.image_id, a.face_index, a.decision, a.person_id, a.name, a.score, a.match_confidence, a.distance,
+export const alertColumns = `a.seq, a.id, a.image_id, a.face_index, a.decision, a.person_id, a.name, a.score, a.match_confidence, a.distance, a.threshold,
   a.decision_reason, a.decision_detail, a.identity, a.reference_image_id, a.reference_face_id, a.facial_area, a.identifier,
   a.processed_at_text AS processed_at, a.review_status, a.review_note, a.reviewed_at, a.reviewed_by`;
 
@@ -46,6 +47,7 @@ export function toAlert(row: AlertRow): AlertRecord {
     score: row.score,
     match_confidence: row.match_confidence,
     distance: row.distance,
+    threshold: row.threshold,
     decision_reason: row.decision_reason,
     decision_detail: row.decision_detail,
     identity: row.identity,
@@ -64,19 +66,19 @@ export function toAlert(row: AlertRow): AlertRecord {
 /** The alert's values in the insert's column order (after seq, before the review columns). */
 export function alertValues(a: NewAlert, processedAt: number | Date, embedding: Uint8Array | null): unknown[] {
   return [
-    a.id, a.image_id, a.face_index, a.decision, a.person_id, a.name, a.score, a.match_confidence, a.distance, a.decision_reason,
+    a.id, a.image_id, a.face_index, a.decision, a.person_id, a.name, a.score, a.match_confidence, a.distance, a.threshold, a.decision_reason,
     a.decision_detail, a.identity, a.reference_image_id, a.reference_face_id, JSON.stringify(a.facial_area), a.identifier,
     processedAt, a.processed_at, a.model, embedding,
   ];
 }
 
-export const alertInsertColumns = `id, image_id, face_index, decision, person_id, name, score, match_confidence, distance, decision_reason,
+export const alertInsertColumns = `id, image_id, face_index, decision, person_id, name, score, match_confidence, distance, threshold, decision_reason,
   decision_detail, identity, reference_image_id, reference_face_id, facial_area, identifier, processed_at, processed_at_text, model, embedding`;
 
 /** On a redelivered or re-scored result: everything but the seq and the review is updated. */
 export const alertUpsertSet = `image_id = excluded.image_id, face_index = excluded.face_index, decision = excluded.decision,
   person_id = excluded.person_id, name = excluded.name, score = excluded.score, match_confidence = excluded.match_confidence,
-  distance = excluded.distance, decision_reason = excluded.decision_reason, decision_detail = excluded.decision_detail,
+  distance = excluded.distance, threshold = excluded.threshold, decision_reason = excluded.decision_reason, decision_detail = excluded.decision_detail,
   identity = excluded.identity, reference_image_id = excluded.reference_image_id, reference_face_id = excluded.reference_face_id,
   facial_area = excluded.facial_area, identifier = excluded.identifier, processed_at = excluded.processed_at,
   processed_at_text = excluded.processed_at_text, model = excluded.model, embedding = excluded.embedding`;

@@ -135,6 +135,9 @@ export interface CandidateRecord {
   distance: number;
   /** blacklist_db/<folder>/<file> of that reference. */
   identity: string;
+  /** That reference's image and face (evidence URLs); null for faces stored before they were kept. */
+  reference_image_id?: string | null;
+  reference_face_id?: string | null;
 }
 
 /** Why a face got its decision. Null fields: not known (faces stored before decisions were explained). */
@@ -236,6 +239,8 @@ export interface AlertRecord {
   match_confidence: number | null;
   /** Distance to the person's closest reference, in the result's metric. */
   distance: number;
+  /** The match threshold as a distance in that metric (as face.matched events carry it); null when unknown. */
+  threshold: number | null;
   decision_reason: string | null;
   decision_detail: string | null;
   /** blacklist_db/<folder>/<file> of the closest reference. */

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { AppError, ErrorCode, type DetectorName } from '@facewatch/core';
 import { alignFace, ALIGNED_SIDE } from './align/align.js';
-import { decodeImage, resizeRgb, type DecodeLimits, type ImageFormat, type RgbImage } from './image/decode.js';
+import { cropJpeg, decodeImage, rgbToJpeg, resizeRgb, type DecodeLimits, type ImageFormat, type RgbImage } from './image/decode.js';
 import { clipBox, scaleDetection, type Box, type Detection, type DetectOptions, type FiveLandmarks } from './detect/types.js';
 import { decodeYunet, yunetTensorData } from './detect/yunet.js';
 import {
@@ -37,6 +37,16 @@ export interface AnalyseOptions {
   embed: boolean;
   /** Overrides the configured detection score threshold. */
   minScore?: number;
+  /** Also return JPEG crops of every embedded face for people to look at (see FaceEvidenceCrops). */
+  evidence?: boolean;
+}
+
+/** Crops a person can look at: the aligned 112x112 face the embedding saw (in colour), and the face with its surroundings. */
+export interface FaceEvidenceCrops {
+  /** JPEG, 112x112. */
+  aligned: Uint8Array;
+  /** JPEG: the face's box widened by half its size on every side, at most 256 px on the long side. */
+  context: Uint8Array;
 }
 
 export interface AnalysedFace {
@@ -50,6 +60,8 @@ export interface AnalysedFace {
   embedding?: Float32Array;
   /** Length of the raw embedding (for the `euclidean` metric). */
   norm?: number;
+  /** With `evidence`: crops for people to look at. */
+  evidence?: FaceEvidenceCrops;
 }
 
 export interface StageTimings {
@@ -67,6 +79,20 @@ export interface AnalyseResult {
   /** Most confident first. */
   faces: AnalysedFace[];
   timings: StageTimings;
+}
+
+/** Context crops are at most this long on their long side. */
+const CONTEXT_MAX_SIDE = 256;
+
+/** The evidence crops of one face: `box` in working-image pixels, `aligned` its 112x112 RGB crop. */
+async function evidenceCrops(image: RgbImage, box: Box, aligned: Uint8Array): Promise<FaceEvidenceCrops> {
+  const margin = Math.max(box.w, box.h) / 2;
+  const region = clipBox({ x: box.x - margin, y: box.y - margin, w: box.w + 2 * margin, h: box.h + 2 * margin }, image.width, image.height);
+  const [alignedJpeg, context] = await Promise.all([
+    rgbToJpeg({ data: aligned, width: ALIGNED_SIDE, height: ALIGNED_SIDE }),
+    cropJpeg(image, region, CONTEXT_MAX_SIDE),
+  ]);
+  return { aligned: alignedJpeg, context };
 }
 
 /** Which model files a detector needs, besides the embedder. */
@@ -124,7 +150,9 @@ export class FacePipeline {
       const { embedding, norm } = await this.embed(aligned);
       timings.embedMs += performance.now() - t;
       const quality = measureQuality(original.landmarks, image.originalWidth, image.originalHeight, aligned);
-      faces.push({ box, score: d.score, landmarks: original.landmarks, quality, embedding, norm });
+      const face: AnalysedFace = { box, score: d.score, landmarks: original.landmarks, quality, embedding, norm };
+      if (options.evidence) face.evidence = await evidenceCrops(image, d.box, aligned);
+      faces.push(face);
     }
     return { width: image.originalWidth, height: image.originalHeight, format: image.format, detector, faces, timings };
   }

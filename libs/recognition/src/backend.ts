@@ -1,6 +1,6 @@
 import type { MatchOptions } from '@facewatch/core';
 import type { FacialAreaRecord, ReferenceFace } from '@facewatch/db';
-import type { FaceQuality } from '@facewatch/face';
+import type { FaceEvidenceCrops, FaceQuality } from '@facewatch/face';
 
 /**
  * Where faces are found and recognised. Two implementations: `local` (the ONNX models of
@@ -48,6 +48,8 @@ export interface FaceBackend {
    * store's write first means a crash leaves at most index entries missing, which reconcile adds.
    */
   commitReference(faces: readonly ReferenceFace[]): Promise<void>;
+  /** With `object-store`: a reference image's bytes by its key (`<person folder>/<file>`), undefined when absent. */
+  readReference?(key: string): Promise<Uint8Array | undefined>;
   /** Removes reference faces from the index and, with `object-store`, the image objects. Unknown ids are ignored. */
   removeReferences(references: { faceIds: readonly string[]; keys: readonly string[] }): Promise<void>;
   /**
@@ -132,6 +134,10 @@ export interface SearchedFace extends DetectedFace {
   persons?: PersonCandidate[];
   /** What the gates look at, when the backend measures it (local). */
   quality?: FaceQuality;
+  /** Crops for people to look at (local). */
+  evidence?: FaceEvidenceCrops;
+  /** The face's unit embedding, when the backend has one (local): kept with alerts for calibration feedback. */
+  embedding?: Float32Array;
 }
 
 export interface SearchedImage extends Omit<DetectedImage, 'faces'> {

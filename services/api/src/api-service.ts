@@ -7,6 +7,8 @@ import { watchBlacklistFolder, type BlacklistWatcher } from './blacklist/blackli
 import { Watchlist } from './blacklist/watchlist.js';
 import type { ApiDeps, ApiSettings } from './deps.js';
 import { ReplyWaiter } from './replies.js';
+import { AlertHub } from './alerts/alert-hub.js';
+import { hostname } from 'node:os';
 
 export interface ApiServiceOptions {
   settings: ApiSettings;
@@ -18,6 +20,10 @@ export interface ApiServiceOptions {
   bus: EventBus;
   resolveImage: ApiDeps['resolveImage'];
   blacklistDir: string;
+  /** processed_images_output/ (the stored copies of processed images). */
+  processedDir: string;
+  /** The process's name in consumer groups (API_INSTANCE_ID); default `<host>-<port>`. */
+  instanceId?: string | undefined;
   /** Follow hand edits of blacklist_db/ (on by default). */
   watchBlacklist?: boolean;
   port: number;
@@ -45,9 +51,15 @@ export async function startApi(options: ApiServiceOptions): Promise<ApiService> 
   });
   let watcher: BlacklistWatcher | undefined;
   if (options.watchBlacklist ?? true) watcher = await watchBlacklistFolder(options.blacklistDir, watchlist, log.child({ component: 'blacklist-watcher' }));
-  const replies = new ReplyWaiter(options.bus);
+  // one subscription serves the replies and the live alert stream; a stable group per process
+  const instance = options.instanceId ?? `${hostname()}-${options.port}`;
+  const replies = new ReplyWaiter(options.bus, `api-${instance}`);
+  const alertHub = new AlertHub(options.store, log.child({ component: 'alert-stream' }));
+  replies.listen((event) => alertHub.onProcessed(event));
   await replies.start();
-  const app = buildApp({ ...options, log, watchlist, replies });
+  const heartbeat = setInterval(() => alertHub.heartbeat(), options.settings.sseHeartbeatMs);
+  heartbeat.unref();
+  const app = buildApp({ ...options, log, watchlist, replies, alertHub });
   const server = app.listen(options.port, options.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -67,6 +79,7 @@ export async function startApi(options: ApiServiceOptions): Promise<ApiService> 
         // alert streams never end by themselves: give requests in flight a moment, then cut the rest
         setTimeout(() => server.closeAllConnections(), 2000).unref();
       });
+      clearInterval(heartbeat);
       await watcher?.close();
       await replies.close();
     },

@@ -1,6 +1,7 @@
 import type { EventBus, FaceConfig, Logger } from '@facewatch/core';
 import type { Store } from '@facewatch/db';
 import type { DecisionPolicy, FaceBackend } from '@facewatch/recognition';
+import type { AlertHub } from './alerts/alert-hub.js';
 import type { Watchlist } from './blacklist/watchlist.js';
 import type { ReplyWaiter } from './replies.js';
 
@@ -17,6 +18,8 @@ export interface ApiSettings {
   resultTimeoutMs: number;
   /** Required on every non-public route when set. */
   apiKey: string | undefined;
+  /** Comment lines on idle event streams. */
+  sseHeartbeatMs: number;
 }
 
 /** Everything the HTTP edge needs; built by the composition root, faked by nothing (tests use the real ones). */
@@ -30,6 +33,10 @@ export interface ApiDeps {
   /** The decision rule in use (its parameters, target rates and gates). */
   decisions: DecisionPolicy;
   watchlist: Watchlist;
+  /** Fans the stored alerts out to the live event-stream clients. */
+  alertHub: AlertHub;
+  /** processed_images_output/: stored copies of processed images (served as evidence when this machine has them). */
+  processedDir: string;
   bus: EventBus;
   replies: ReplyWaiter;
   /** Resolves a client's image string (server path, URL, base64, data URI) to bytes, within policy. */

@@ -25,6 +25,8 @@ try {
     bus,
     resolveImage: (input) => resolveImageInput(input, policy),
     blacklistDir: config.storage.blacklistDir,
+    processedDir: config.storage.processedDir,
+    instanceId: config.api.instanceId,
     port: config.api.port,
     host: config.api.host,
     version: '0.1.0',

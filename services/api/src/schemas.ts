@@ -53,6 +53,8 @@ export const Candidate = z
     score: z.number().nullable().describe("Mean cosine similarity to the person's closest references (the decision's score); null under a distance threshold."),
     distance: z.number().describe("Distance to the person's closest reference, in the result's metric."),
     identity: z.string().describe('blacklist_db/<folder>/<file> of that reference.'),
+    reference_image_id: z.string().nullable().optional().describe('That reference image (GET /api/v1/blacklist/{person_id}/images/{id}).'),
+    reference_face_id: z.string().nullable().optional(),
   })
   .meta({ id: 'Candidate' });
 
@@ -193,3 +195,54 @@ export const Readiness = z
     error: z.string().optional().describe('aws_rekognition: the error code when not ready'),
   })
   .meta({ id: 'Readiness' });
+
+export const ReviewStatus = z.enum(['pending', 'confirmed', 'rejected']);
+
+export const Alert = z
+  .object({
+    alert_id: z.string(),
+    seq: z.number().int().describe('Increasing; the id of the event on /alerts/stream (Last-Event-ID).'),
+    image_id: z.string(),
+    face_index: z.number().int(),
+    decision: z.enum(['match', 'review']).describe('match: an alert; review: a review-band face (no alert).'),
+    person_id: z.string(),
+    name: z.string(),
+    distance: z.number(),
+    threshold: z.number().nullable(),
+    score: z.number().nullable(),
+    match_confidence: z.number().nullable(),
+    decision_reason: z.string().nullable(),
+    decision_detail: z.string().nullable(),
+    identity: z.string().describe('blacklist_db/<folder>/<file> of the closest reference.'),
+    reference_image_id: z.string().nullable(),
+    facial_area: z.object({ x: z.number(), y: z.number(), w: z.number(), h: z.number() }),
+    identifier: z.string(),
+    processed_at: z.string(),
+    review: z.object({ status: ReviewStatus, note: z.string().nullable(), reviewed_at: z.string().nullable(), reviewed_by: z.string().nullable() }),
+    evidence: z
+      .object({
+        face: z.string().describe('The aligned face (112×112 JPEG).'),
+        context: z.string().describe('The face with its surroundings (JPEG).'),
+        image: z.string().describe('The processed image (the stored copy).'),
+        reference_image: z.string().nullable().describe('The reference image the face matched.'),
+        reference_face: z.string().nullable().describe('The face in that reference image (JPEG).'),
+      })
+      .describe('URLs (behind the API key when one is set).'),
+  })
+  .meta({ id: 'Alert' });
+
+export const AlertPage = z.object({ total_items: z.number().int(), items: z.array(Alert) }).meta({ id: 'AlertPage' });
+
+export const AlertQuery = z.object({
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  person_id: z.string().optional(),
+  decision: z.enum(['match', 'review']).optional(),
+  review_status: ReviewStatus.optional(),
+  since: z.iso.datetime({ offset: true }).optional().describe('ISO-8601 time: only alerts of results processed at or after it.'),
+});
+
+export const AlertReview = z
+  .object({ status: z.enum(['confirmed', 'rejected']), note: z.string().max(2000).nullable().optional() })
+  .strict()
+  .meta({ id: 'AlertReview' });

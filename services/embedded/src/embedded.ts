@@ -57,6 +57,8 @@ export async function startEmbedded(config: AppConfig, log: Logger): Promise<{ c
     bus,
     resolveImage: (input) => resolveImageInput(input, policy),
     blacklistDir: config.storage.blacklistDir,
+    processedDir: config.storage.processedDir,
+    instanceId: config.api.instanceId,
     port: config.api.port,
     host: config.api.host,
     version,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AppError, ErrorCode, toAppError, Topic, type EventBus, type FaceMatched, type ImageReceived, type Logger } from '@facewatch/core';
-import type { FaceRecord, ProcessedImage, Store } from '@facewatch/db';
+import type { FaceEvidence, FaceRecord, NewAlert, ProcessedImage, ResultExtras, Store } from '@facewatch/db';
 import type { BackendOptions, DecisionPolicy, FaceBackend } from '@facewatch/recognition';
 import { describeFace } from './name-matches.js';
 import type { ImageCopyStore, ImageResolver } from './ports.js';
@@ -64,9 +64,14 @@ export async function matchImage(deps: MatchImageDeps, event: ImageReceived): Pr
   // thresholds depend on how many people a stranger is compared with
   const people = analysis.faces.length === 0 ? 0 : (await deps.store.persons.list({ offset: 0, limit: 1 })).total;
   const faces: FaceRecord[] = [];
+  const evidence: FaceEvidence[] = [];
   for (const [faceIndex, face] of analysis.faces.entries()) {
     const decision = deps.policy.decide(face, people, options);
     faces.push(await describeFace(deps.store, face, decision, { faceIndex, options, limit }));
+    if (face.evidence) {
+      evidence.push({ face_index: faceIndex, kind: 'aligned', content_type: 'image/jpeg', bytes: face.evidence.aligned });
+      evidence.push({ face_index: faceIndex, kind: 'context', content_type: 'image/jpeg', bytes: face.evidence.context });
+    }
   }
   const storedPath = await deps.copies.save(imageId, bytes, analysis.format);
   const result: ProcessedImage = {
@@ -85,7 +90,45 @@ export async function matchImage(deps: MatchImageDeps, event: ImageReceived): Pr
     error: null,
     processed_at: now,
   };
-  return finish(deps, event, result);
+  const alerts = faces.flatMap((face) => {
+    const alert = alertOf(result, face, analysis.faces[face.face_index]?.embedding ?? null, deps.backend.referenceModel);
+    return alert ? [alert] : [];
+  });
+  return finish(deps, event, result, { alerts, evidence });
+}
+
+/** Alert id: image + face + model + person, so a redelivery repeats the same id. */
+const alertId = (result: ProcessedImage, faceIndex: number, personId: string): string => hash(result.id, String(faceIndex), result.model_name, personId);
+
+/** The alert (match) or review item a face gives, stored with the result; none for unknown faces. */
+function alertOf(result: ProcessedImage, face: FaceRecord, embedding: Float32Array | null, model: string): NewAlert | undefined {
+  if (face.decision === 'unknown') return undefined;
+  const match = face.decision === 'match' ? face.blacklist_matches[0] : undefined;
+  const candidate = match ? face.candidates.find((c) => c.person_id === match.person_id) : face.candidates[0];
+  const personId = match?.person_id ?? candidate?.person_id;
+  if (!personId) return undefined;
+  return {
+    id: alertId(result, face.face_index, personId),
+    image_id: result.id,
+    face_index: face.face_index,
+    decision: face.decision,
+    person_id: personId,
+    name: match?.name ?? candidate!.name,
+    score: face.score,
+    match_confidence: face.match_confidence,
+    distance: match?.distance ?? candidate!.distance,
+    threshold: match?.threshold ?? null,
+    decision_reason: face.decision_reason,
+    decision_detail: face.decision_detail,
+    identity: match?.identity ?? candidate!.identity,
+    reference_image_id: candidate?.reference_image_id ?? null,
+    reference_face_id: candidate?.reference_face_id ?? null,
+    facial_area: { x: face.facial_area.x, y: face.facial_area.y, w: face.facial_area.w, h: face.facial_area.h },
+    identifier: result.image_path_or_identifier,
+    processed_at: result.processed_at,
+    model,
+    embedding,
+  };
 }
 
 function failed(event: ImageReceived, id: string, error: AppError, now: string, options: Pick<BackendOptions, 'model' | 'detector' | 'metric'>): ProcessedImage {
@@ -107,17 +150,20 @@ function failed(event: ImageReceived, id: string, error: AppError, now: string, 
   };
 }
 
-/** Persist, then publish: the result first, then one alert per matched person and face. */
-async function finish(deps: MatchImageDeps, event: ImageReceived, result: ProcessedImage): Promise<ProcessedImage> {
+/**
+ * Persist, then publish: the result first (with its alerts, evidence and webhook deliveries, in
+ * one transaction), then one alert per matched person and face.
+ */
+async function finish(deps: MatchImageDeps, event: ImageReceived, result: ProcessedImage, extras: ResultExtras = {}): Promise<ProcessedImage> {
   try {
-    await deps.store.processed.save(result);
+    await deps.store.processed.save(result, extras);
   } catch (err) {
     throw toAppError(err, ErrorCode.DB_UNAVAILABLE);
   }
   for (const face of result.faces) {
     for (const m of face.blacklist_matches) {
       const alert: FaceMatched = {
-        alert_id: hash(result.id, String(face.face_index), result.model_name, m.person_id),
+        alert_id: alertId(result, face.face_index, m.person_id),
         image_id: result.id,
         face_index: face.face_index,
         person_id: m.person_id,

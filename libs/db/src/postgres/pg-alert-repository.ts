@@ -45,7 +45,7 @@ export async function saveResultExtras(tx: PgTx, result: ProcessedImage, extras:
   await tx.execute('DELETE FROM alerts WHERE image_id = $1 AND NOT (id = ANY($2::text[]))', [result.id, alerts.map((a) => a.id)]);
   if (alerts.length > 0) {
     const processedAt = instant(result.processed_at, 'processed_at');
-    const placeholders = Array.from({ length: 20 }, (_, i) => `$${i + 1}`).join(', ');
+    const placeholders = Array.from({ length: 21 }, (_, i) => `$${i + 1}`).join(', ');
     for (const a of alerts) {
       await tx.execute(`INSERT INTO alerts (${alertInsertColumns}) VALUES (${placeholders}) ON CONFLICT (id) DO UPDATE SET ${alertUpsertSet}`, alertValues(a, processedAt, a.embedding ? encodeFloat32(a.embedding) : null));
     }

@@ -162,6 +162,7 @@ export const pgMigrations: readonly PgMigration[] = [
         score               double precision,
         match_confidence    double precision,
         distance            double precision NOT NULL,
+        threshold           double precision,
         decision_reason     text,
         decision_detail     text,
         identity            text NOT NULL,

@@ -195,6 +195,7 @@ export const migrations: readonly Migration[] = [
         score               REAL,
         match_confidence    REAL,
         distance            REAL NOT NULL,
+        threshold           REAL,
         decision_reason     TEXT,
         decision_detail     TEXT,
         identity            TEXT NOT NULL,

@@ -22,7 +22,7 @@ export function saveResultExtras(ctx: SqliteContext, result: ProcessedImage, ext
   ctx.prepare('DELETE FROM alerts WHERE image_id = ? AND id NOT IN (SELECT value FROM json_each(?))').run(result.id, ids);
   if (alerts.length > 0) {
     const processedAt = epochMs(result.processed_at, 'processed_at');
-    const upsert = ctx.prepare(`INSERT INTO alerts (${alertInsertColumns}) VALUES (${new Array(20).fill('?').join(', ')}) ON CONFLICT (id) DO UPDATE SET ${alertUpsertSet}`);
+    const upsert = ctx.prepare(`INSERT INTO alerts (${alertInsertColumns}) VALUES (${new Array(21).fill('?').join(', ')}) ON CONFLICT (id) DO UPDATE SET ${alertUpsertSet}`);
     for (const a of alerts) upsert.run(...alertValues(a, processedAt, a.embedding ? encodeFloat32(a.embedding) : null));
     const webhooks = (ctx.prepare(`SELECT ${webhookColumns} FROM webhooks WHERE enabled = 1`).all() as WebhookRow[]).map(toWebhook);
     const enqueue = ctx.prepare(

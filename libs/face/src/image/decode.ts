@@ -137,6 +137,29 @@ export async function resizeRgb(image: RgbImage, width: number, height: number):
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
 }
 
+const JPEG_QUALITY = 85;
+const rawInput = (image: RgbImage) => sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels: 3 } });
+/** A fresh Uint8Array with its own buffer (transferable between threads; sharp may hand out pooled slices). */
+const own = (b: Buffer): Uint8Array => new Uint8Array(b);
+
+/** Packed RGB to JPEG. */
+export async function rgbToJpeg(image: RgbImage): Promise<Uint8Array> {
+  return own(await rawInput(image).jpeg({ quality: JPEG_QUALITY }).toBuffer());
+}
+
+/** A region of a packed RGB image as JPEG, shrunk (never enlarged) to `maxSide` on its long side. */
+export async function cropJpeg(image: RgbImage, region: { x: number; y: number; w: number; h: number }, maxSide: number): Promise<Uint8Array> {
+  const left = Math.max(0, Math.floor(region.x)), top = Math.max(0, Math.floor(region.y));
+  const width = Math.max(1, Math.min(image.width - left, Math.ceil(region.w))), height = Math.max(1, Math.min(image.height - top, Math.ceil(region.h)));
+  return own(
+    await rawInput(image)
+      .extract({ left, top, width, height })
+      .resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true })
+      .jpeg({ quality: JPEG_QUALITY })
+      .toBuffer(),
+  );
+}
+
 export function classifySharpError(err: unknown): AppError {
   const message = err instanceof Error ? err.message : String(err);
   if (/unsupported image format/i.test(message)) {

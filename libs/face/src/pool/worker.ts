@@ -23,7 +23,10 @@ port.on('message', (message: ToWorker) => {
   if (message.type !== 'analyse') return;
   pipeline.analyse(new Uint8Array(message.bytes), message.options).then(
     (result) => {
-      const transfer = result.faces.flatMap((f) => (f.embedding ? [f.embedding.buffer as ArrayBuffer] : []));
+      const transfer = result.faces.flatMap((f) => [
+        ...(f.embedding ? [f.embedding.buffer as ArrayBuffer] : []),
+        ...(f.evidence ? [f.evidence.aligned.buffer as ArrayBuffer, f.evidence.context.buffer as ArrayBuffer] : []),
+      ]);
       send({ type: 'result', id: message.id, result }, transfer);
     },
     (err: unknown) => send({ type: 'error', id: message.id, error: serialise(err) }),

@@ -187,6 +187,10 @@ export class RekognitionBackend implements FaceBackend {
     // IndexFaces made the face searchable already
   }
 
+  readReference(key: string): Promise<Uint8Array | undefined> {
+    return this.options.references.get(key);
+  }
+
   async removeReferences(references: { faceIds: readonly string[]; keys: readonly string[] }): Promise<void> {
     await this.options.collection.deleteFaces(references.faceIds);
     if (references.keys.length > 0) await this.options.references.delete(references.keys);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, ErrorCode, resolveMatchOptions, toAppError, type FaceConfig, type MatchOptions, type QualityGates } from '@facewatch/core';
 import type { ReferenceFace, Store, VectorIndex } from '@facewatch/db';
 import { defaultMaxDistance, distance, embeddingKey, toFacialArea, type AnalyseOptions, type AnalysedFace, type AnalyseResult, type PoolStats } from '@facewatch/face';
-import type { BackendOptions, DetectedImage, EmbeddedImage, FaceBackend, FaceCandidate, IndexOutcome, PersonCandidate, ReferenceInput, SearchedImage, SearchOptions } from '../backend.js';
+import type { BackendOptions, DetectedImage, EmbeddedImage, FaceBackend, FaceCandidate, IndexOutcome, PersonCandidate, ReferenceInput, SearchedFace, SearchedImage, SearchOptions } from '../backend.js';
 import { similarity, topKMean } from '../decision/calibrate.js';
 import { failedGates } from '../decision/policy.js';
 
@@ -73,12 +73,20 @@ export class LocalBackend implements FaceBackend {
   }
 
   async search(bytes: Uint8Array, options: SearchOptions): Promise<SearchedImage> {
-    const result = await this.analyse(bytes, options, true);
+    const result = await this.options.faces.analyse(bytes, { detector: options.detector as AnalyseOptions['detector'], embed: true, evidence: true });
     const index = await this.index(this.referenceModel);
-    const faces = [];
+    const faces: SearchedFace[] = [];
     for (const face of result.faces) {
       const { candidates, persons } = await this.nearest(index, face, options);
-      faces.push({ facial_area: toFacialArea(face), confidence: round4(face.score), candidates, persons, quality: face.quality });
+      faces.push({
+        facial_area: toFacialArea(face),
+        confidence: round4(face.score),
+        candidates,
+        persons,
+        quality: face.quality,
+        embedding: face.embedding!,
+        ...(face.evidence ? { evidence: face.evidence } : {}),
+      });
     }
     return { width: result.width, height: result.height, format: result.format, faces };
   }

@@ -171,6 +171,22 @@ export class Watchlist {
     });
   }
 
+  /**
+   * A reference image's bytes and the box of its face (for evidence): from blacklist_db/, or from
+   * the backend's object store. Undefined when the person, image or file is gone.
+   */
+  async readReference(personId: string, imageId: string): Promise<{ bytes: Uint8Array; fileName: string; box: { x: number; y: number; w: number; h: number } | undefined } | undefined> {
+    const person = await this.deps.store.persons.get(personId);
+    const image = person && (await this.deps.store.references.listImages(person.id)).find((i) => i.id === imageId);
+    if (!person || !image) return undefined;
+    const bytes = this.keepsFiles
+      ? (await this.deps.folder.readImage(person.folder, image.fileName))?.bytes
+      : await this.deps.backend.readReference?.(`${person.folder}/${image.fileName}`);
+    if (!bytes) return undefined;
+    const face = (await this.deps.store.references.facesOfPersons([person.id], this.deps.backend.referenceModel)).find((f) => f.imageId === image.id);
+    return { bytes, fileName: image.fileName, box: face?.box };
+  }
+
   private async requirePerson(personId: string): Promise<Person> {
     const person = await this.deps.store.persons.get(personId);
     if (!person) throw notFound(personId);

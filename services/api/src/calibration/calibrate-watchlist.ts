@@ -40,8 +40,8 @@ export async function currentDecisionParams(store: Store, policy: DecisionPolicy
 
 /**
  * Fits decision parameters from the enrolled watch-list (genuine: each reference against the
- * person's other references; impostor: each reference against the other people) — the same fit
- * as `facewatch calibrate`, without stranger photos. It does not change what the service uses:
+ * person's other references; impostor: each reference against the other people, and every face a
+ * reviewer rejected against everyone) — the same fit as `facewatch calibrate`. It does not change what the service uses:
  * the parameters come back to be saved as a file for DECISION_PARAMS_FILE.
  */
 export async function calibrateWatchlist(store: Store, backend: FaceBackend, policy: DecisionPolicy, args: WatchlistCalibrationArgs): Promise<Record<string, unknown>> {
@@ -57,17 +57,19 @@ export async function calibrateWatchlist(store: Store, backend: FaceBackend, pol
   }
   const people: CalibrationPerson[] = [...byPerson].map(([id, list]) => ({ id, embeddings: list.map((f) => f.embedding) }));
   if (people.length < 2) throw new AppError(ErrorCode.INVALID_ARGUMENT, `calibration needs at least two enrolled people with references; ${people.length} enrolled`);
+  // faces reviewers rejected are known strangers
+  const strangers = await store.alerts.rejectedEmbeddings(backend.referenceModel);
   const targetFmr = args.targetFmr ?? policy.rates.match;
   let result;
   try {
     result = calibrate({
       model: backend.referenceModel,
       people,
-      strangers: [],
+      strangers,
       k: args.k ?? policy.topK,
       targets: { match_false_alert_rate: targetFmr, review_false_alert_rate: Math.max(targetFmr, args.reviewFmr ?? policy.rates.review) },
       minMargin: args.margin ?? policy.minMargin,
-      source: 'POST /api/v1/calibration (enrolled watch-list)',
+      source: `POST /api/v1/calibration (enrolled watch-list, ${strangers.length} rejected alerts as strangers)`,
     });
   } catch (err) {
     throw new AppError(ErrorCode.INVALID_ARGUMENT, `cannot calibrate: ${(err as Error).message}`, { cause: err });

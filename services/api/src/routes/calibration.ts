@@ -39,7 +39,7 @@ export const calibrationRoutes = (deps: ApiDeps) => [
     method: 'post',
     path: '/calibration',
     tag: 'decisions',
-    summary: 'Fit decision parameters from the enrolled people (as `facewatch calibrate`, without stranger photos). Changes nothing: save `params` as a file and point DECISION_PARAMS_FILE at it.',
+    summary: 'Fit decision parameters from the enrolled people, with the faces reviewers rejected as strangers (as `facewatch calibrate`). Changes nothing: save `params` as a file and point DECISION_PARAMS_FILE at it.',
     body: CalibrationRequest,
     responses: {
       200: {
