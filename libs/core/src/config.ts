@@ -140,6 +140,19 @@ export interface ApiConfig {
   instanceId: string | undefined;
 }
 
+/** Delivery of alerts to webhooks (the outbox dispatcher in the API process). */
+export interface WebhookConfig {
+  /** Tries per delivery before it is given up (status failed, last error kept). */
+  maxAttempts: number;
+  /** Back-off before the second try; doubles per try, with full jitter, up to retryMaxMs. */
+  retryInitialMs: number;
+  retryMaxMs: number;
+  /** One POST's limit. */
+  timeoutMs: number;
+  /** How often due deliveries are looked for (new alerts also wake the dispatcher). */
+  pollMs: number;
+}
+
 /** The scale profile's engines. Unset broker list or database URL: not configured. */
 export interface ScaleConfig {
   kafka: {
@@ -171,6 +184,7 @@ export interface AppConfig {
   logLevel: LogLevel;
   face: FaceConfig;
   decision: DecisionConfig;
+  webhooks: WebhookConfig;
   imageSource: ImageSourceConfig;
   inbox: InboxConfig;
 }
@@ -365,6 +379,11 @@ const envSchema = z.object({
   FACE_WORKERS: intVar(defaultWorkers, 1, 64),
   FACE_TASKS_PER_WORKER: intVar(2, 1, 16),
   FACE_MAX_QUEUED: intVar(256, 1, 100_000),
+  WEBHOOK_MAX_ATTEMPTS: intVar(10, 1, 100),
+  WEBHOOK_RETRY_INITIAL_MS: intVar(1000, 10, 3_600_000),
+  WEBHOOK_RETRY_MAX_MS: intVar(3_600_000, 10, 86_400_000),
+  WEBHOOK_TIMEOUT_MS: intVar(10_000, 100, 600_000),
+  WEBHOOK_POLL_MS: intVar(1000, 20, 600_000),
   IMAGE_PATH_ROOTS: listVar(),
   URL_ALLOW_PRIVATE: boolVar(false),
   URL_ALLOWED_HOSTS: listVar(hostEntryProblem),
@@ -478,6 +497,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
         maxPitchDeg: e.FACE_MAX_PITCH_DEG,
         maxEdgeCut: e.FACE_MAX_EDGE_CUT,
       },
+    },
+    webhooks: {
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+      retryInitialMs: e.WEBHOOK_RETRY_INITIAL_MS,
+      retryMaxMs: Math.max(e.WEBHOOK_RETRY_MAX_MS, e.WEBHOOK_RETRY_INITIAL_MS),
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      pollMs: e.WEBHOOK_POLL_MS,
     },
     imageSource: {
       pathRoots: e.IMAGE_PATH_ROOTS.map((root) => resolveFromRoot(root)),

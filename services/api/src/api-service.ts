@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { EventBus, FaceConfig, Logger } from '@facewatch/core';
+import type { EventBus, FaceConfig, ImageSourcePolicy, Logger, WebhookConfig } from '@facewatch/core';
 import type { Store } from '@facewatch/db';
 import { buildApp } from './app.js';
 import { BlacklistFolder } from './blacklist/blacklist-folder.js';
@@ -8,6 +8,7 @@ import { Watchlist } from './blacklist/watchlist.js';
 import type { ApiDeps, ApiSettings } from './deps.js';
 import { ReplyWaiter } from './replies.js';
 import { AlertHub } from './alerts/alert-hub.js';
+import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
 import { hostname } from 'node:os';
 
 export interface ApiServiceOptions {
@@ -22,6 +23,10 @@ export interface ApiServiceOptions {
   blacklistDir: string;
   /** processed_images_output/ (the stored copies of processed images). */
   processedDir: string;
+  /** Webhook deliveries (the outbox dispatcher runs in the API process). */
+  webhooks: WebhookConfig;
+  /** Which URLs webhooks may call (the image-URL guard). */
+  urlPolicy: Pick<ImageSourcePolicy, 'url'>;
   /** The process's name in consumer groups (API_INSTANCE_ID); default `<host>-<port>`. */
   instanceId?: string | undefined;
   /** Follow hand edits of blacklist_db/ (on by default). */
@@ -55,10 +60,16 @@ export async function startApi(options: ApiServiceOptions): Promise<ApiService> 
   const instance = options.instanceId ?? `${hostname()}-${options.port}`;
   const replies = new ReplyWaiter(options.bus, `api-${instance}`);
   const alertHub = new AlertHub(options.store, log.child({ component: 'alert-stream' }));
-  replies.listen((event) => alertHub.onProcessed(event));
+  const dispatcher = new WebhookDispatcher(options.store, options.urlPolicy, options.webhooks, log.child({ component: 'webhooks' }));
+  replies.listen(async (event) => {
+    // a new result may have queued deliveries: look now rather than at the next poll
+    if (event.matched || event.face_count > 0) dispatcher.kick();
+    await alertHub.onProcessed(event);
+  });
   await replies.start();
   const heartbeat = setInterval(() => alertHub.heartbeat(), options.settings.sseHeartbeatMs);
   heartbeat.unref();
+  dispatcher.start();
   const app = buildApp({ ...options, log, watchlist, replies, alertHub });
   const server = app.listen(options.port, options.host);
   await new Promise<void>((resolve, reject) => {
@@ -80,6 +91,7 @@ export async function startApi(options: ApiServiceOptions): Promise<ApiService> 
         setTimeout(() => server.closeAllConnections(), 2000).unref();
       });
       clearInterval(heartbeat);
+      await dispatcher.stop();
       await watcher?.close();
       await replies.close();
     },

@@ -11,12 +11,13 @@ import { alertRoutes } from './routes/alerts.js';
 import { blacklistRoutes } from './routes/blacklist.js';
 import { calibrationRoutes } from './routes/calibration.js';
 import { evidenceRoutes } from './routes/evidence.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { detectRoutes } from './routes/detect.js';
 import { healthRoutes } from './routes/health.js';
 import { processRoutes } from './routes/process.js';
 
 export function apiRoutes(deps: ApiDeps): RouteSpec[] {
-  return [...healthRoutes(deps), ...detectRoutes(deps), ...processRoutes(deps), ...blacklistRoutes(deps), ...alertRoutes(deps), ...evidenceRoutes(deps), ...calibrationRoutes(deps)] as RouteSpec[];
+  return [...healthRoutes(deps), ...detectRoutes(deps), ...processRoutes(deps), ...blacklistRoutes(deps), ...alertRoutes(deps), ...evidenceRoutes(deps), ...webhookRoutes(deps), ...calibrationRoutes(deps)] as RouteSpec[];
 }
 
 const swaggerDir = (): string => join(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'), '..');

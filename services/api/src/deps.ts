@@ -1,4 +1,4 @@
-import type { EventBus, FaceConfig, Logger } from '@facewatch/core';
+import type { EventBus, FaceConfig, ImageSourcePolicy, Logger } from '@facewatch/core';
 import type { Store } from '@facewatch/db';
 import type { DecisionPolicy, FaceBackend } from '@facewatch/recognition';
 import type { AlertHub } from './alerts/alert-hub.js';
@@ -35,6 +35,8 @@ export interface ApiDeps {
   watchlist: Watchlist;
   /** Fans the stored alerts out to the live event-stream clients. */
   alertHub: AlertHub;
+  /** Which URLs webhooks may call (the image-URL guard). */
+  urlPolicy: Pick<ImageSourcePolicy, 'url'>;
   /** processed_images_output/: stored copies of processed images (served as evidence when this machine has them). */
   processedDir: string;
   bus: EventBus;

@@ -26,6 +26,8 @@ try {
     resolveImage: (input) => resolveImageInput(input, policy),
     blacklistDir: config.storage.blacklistDir,
     processedDir: config.storage.processedDir,
+    webhooks: config.webhooks,
+    urlPolicy: imageSourcePolicy(config),
     instanceId: config.api.instanceId,
     port: config.api.port,
     host: config.api.host,

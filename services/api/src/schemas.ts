@@ -246,3 +246,67 @@ export const AlertReview = z
   .object({ status: z.enum(['confirmed', 'rejected']), note: z.string().max(2000).nullable().optional() })
   .strict()
   .meta({ id: 'AlertReview' });
+
+const WebhookFiltersSchema = z
+  .object({
+    decisions: z.array(z.enum(['match', 'review'])).default(['match']).describe('Which decisions are sent (default: alerts only; [] for all).'),
+    person_ids: z.array(z.string()).default([]).describe('Only these people (default []: everyone).'),
+  })
+  .strict();
+
+export const WebhookCreate = z
+  .object({
+    url: z.string().min(1).max(2000).describe('http(s) URL; private and loopback addresses are refused unless URL_ALLOW_PRIVATE or URL_ALLOWED_HOSTS allow them.'),
+    secret: z.string().min(16).max(200).optional().describe('HMAC key of the signatures; generated (and returned once) when left out.'),
+    description: z.string().max(500).nullable().optional(),
+    filters: WebhookFiltersSchema.optional(),
+    enabled: z.boolean().optional(),
+  })
+  .strict()
+  .meta({ id: 'WebhookCreate' });
+
+export const WebhookUpdate = z
+  .object({
+    url: z.string().min(1).max(2000).optional(),
+    secret: z.string().min(16).max(200).optional(),
+    description: z.string().max(500).nullable().optional(),
+    filters: WebhookFiltersSchema.optional(),
+    enabled: z.boolean().optional(),
+  })
+  .strict()
+  .meta({ id: 'WebhookUpdate' });
+
+export const Webhook = z
+  .object({
+    id: z.string(),
+    url: z.string(),
+    description: z.string().nullable(),
+    filters: z.object({ decisions: z.array(z.string()), person_ids: z.array(z.string()) }),
+    enabled: z.boolean(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    secret: z.string().optional().describe('Only in the answer that created it (or changed it).'),
+  })
+  .meta({ id: 'Webhook' });
+
+export const Delivery = z
+  .object({
+    id: z.string().describe('Also the X-Facewatch-Delivery header.'),
+    webhook_id: z.string(),
+    alert_id: z.string(),
+    status: z.enum(['pending', 'delivered', 'failed']),
+    attempts: z.number().int(),
+    next_attempt_at: z.string(),
+    last_error: z.string().nullable(),
+    last_status: z.number().int().nullable(),
+    created_at: z.string(),
+    delivered_at: z.string().nullable(),
+  })
+  .meta({ id: 'Delivery' });
+
+export const DeliveryPage = z.object({ total_items: z.number().int(), items: z.array(Delivery) }).meta({ id: 'DeliveryPage' });
+export const DeliveryQuery = z.object({
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  status: z.enum(['pending', 'delivered', 'failed']).optional(),
+});

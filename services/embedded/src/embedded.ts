@@ -58,6 +58,8 @@ export async function startEmbedded(config: AppConfig, log: Logger): Promise<{ c
     resolveImage: (input) => resolveImageInput(input, policy),
     blacklistDir: config.storage.blacklistDir,
     processedDir: config.storage.processedDir,
+    webhooks: config.webhooks,
+    urlPolicy: imageSourcePolicy(config),
     instanceId: config.api.instanceId,
     port: config.api.port,
     host: config.api.host,

@@ -3,7 +3,9 @@ import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync } f
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fixturesDir, groupPhotos, identityImages, noFaceImage, type GroupPhoto } from '@facewatch/face/testing';
-import { eventually, type RunningProfile } from './launch.js';
+import { verifyWebhook } from '@facewatch/api';
+import sharp from 'sharp';
+import { eventually, sseReader, startWebhookReceiver, type RunningProfile, type WebhookReceiver } from './launch.js';
 
 // End-to-end: a running profile (the embedded process, or the scale profile's processes on Kafka
 // and PostgreSQL), driven over HTTP, files and folders as a user would, with the real models on
@@ -74,10 +76,21 @@ function assertNames(result: any, group: GroupPhoto, where: string): void {
 const base64 = (path: string): string => readFileSync(path).toString('base64');
 const threshold = backend.wideThreshold;
 
+let receiver: WebhookReceiver;
 before(async () => {
-  app = await launch({ MAX_IMAGE_BYTES: String(3 * 1024 * 1024) });
+  receiver = await startWebhookReceiver();
+  app = await launch({
+    MAX_IMAGE_BYTES: String(3 * 1024 * 1024),
+    // the test's webhook receiver listens on loopback: allowed by name, every other private address stays refused
+    URL_ALLOWED_HOSTS: `127.0.0.1:${receiver.port}`,
+    WEBHOOK_RETRY_INITIAL_MS: '50',
+    WEBHOOK_RETRY_MAX_MS: '200',
+    WEBHOOK_POLL_MS: '100',
+    SSE_HEARTBEAT_MS: '300',
+  });
 });
 after(async () => {
+  await receiver?.close();
   const output = app.output();
   const code = await app.stop();
   backend.checkLog?.(output);
@@ -189,6 +202,111 @@ describe(`${profile} over HTTP`, () => {
         }
       }
     }
+  });
+
+  test('alerts: a signed webhook, the live stream (with resume and heartbeats), evidence URLs and a review verdict', async () => {
+    const refused = await call('POST', '/api/v1/webhooks', { url: 'http://10.1.2.3/hook' });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.code, 'URL_NOT_ALLOWED');
+    const created = await call('POST', '/api/v1/webhooks', { url: receiver.url, description: 'test desk' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const secret: string = created.body.secret;
+    assert.ok(secret.length >= 32);
+    assert.deepEqual(created.body.filters, { decisions: ['match'], person_ids: [] });
+    const listed = await call('GET', '/api/v1/webhooks');
+    assert.equal(listed.body.length, 1);
+    assert.equal(listed.body[0].secret, undefined, 'the secret is shown once');
+
+    const abort = new AbortController();
+    const stream = await fetch(`${app.baseUrl}/api/v1/alerts/stream`, { signal: abort.signal });
+    assert.equal(stream.headers.get('content-type'), 'text/event-stream');
+    const events = sseReader(stream);
+    try {
+      const group = groupPhotos().find((g) => g.file.endsWith('bbt4.jpg'))!;
+      const res = await call('POST', '/api/v1/process/process-images', { images: [base64(group.path)] });
+      const result = res.body[0];
+      const matched = result.faces.filter((f: any) => f.decision === 'match');
+      assert.ok(matched.length >= 4, `${matched.length} matches`);
+      // the stream: an event per alert, with its seq as id; heartbeats in between
+      let first: { id?: string; event?: string; data?: string } | undefined;
+      let heartbeat = false;
+      while (!first || !heartbeat) {
+        const e = await events.next();
+        if (e.comment === 'keep-alive') heartbeat = true;
+        if (e.event === 'face.matched' && !first) first = e;
+      }
+      const alert = JSON.parse(first.data!);
+      assert.equal(alert.image_id, result.id);
+      assert.equal(String(alert.seq), first.id);
+      assert.match(alert.alert_id, /^[0-9a-f]{32}$/);
+      assert.equal(alert.decision, 'match');
+      assert.ok(matched.some((f: any) => f.face_index === alert.face_index && f.blacklist_matches[0].person_id === alert.person_id));
+
+      // the webhook: one signed delivery per alert
+      await eventually(async () => (receiver.requests.length >= matched.length ? true : undefined), 'a webhook per alert');
+      for (const r of receiver.requests) {
+        assert.equal(r.headers['content-type'], 'application/json');
+        assert.ok(verifyWebhook(secret, r.headers['x-facewatch-timestamp']!, r.headers['x-facewatch-signature']!, r.body), 'the signature verifies');
+        assert.ok(!verifyWebhook('another secret of enough length', r.headers['x-facewatch-timestamp']!, r.headers['x-facewatch-signature']!, r.body));
+        assert.equal(r.headers['x-facewatch-event'], 'face.matched');
+      }
+      const bodies = receiver.requests.map((r) => JSON.parse(r.body));
+      assert.deepEqual(new Set(bodies.map((b) => b.alert.image_id)), new Set([result.id]));
+      assert.equal(new Set(bodies.map((b) => b.delivery_id)).size, receiver.requests.length, 'each alert once');
+      const deliveries = await call('GET', `/api/v1/webhooks/${created.body.id}/deliveries`);
+      assert.equal(deliveries.body.total_items, matched.length);
+      assert.ok(deliveries.body.items.every((d: any) => d.status === 'delivered' && d.attempts === 1 && d.last_status === 200));
+
+      // evidence: the probe face beside the reference it matched
+      const evidence = alert.evidence;
+      const image = async (url: string) => {
+        const r = await fetch(`${app.baseUrl}${url}`);
+        return { status: r.status, type: r.headers.get('content-type'), bytes: Buffer.from(await r.arrayBuffer()) };
+      };
+      const reference = await image(evidence.reference_face);
+      assert.equal(reference.status, 200);
+      assert.equal(reference.type, 'image/jpeg');
+      assert.ok((await sharp(reference.bytes).metadata()).width! > 20);
+      assert.equal((await image(evidence.reference_image)).status, 200);
+      assert.equal((await image(evidence.image)).status, 200);
+      if (local) {
+        const face = await image(evidence.face);
+        assert.equal(face.type, 'image/jpeg');
+        const meta = await sharp(face.bytes).metadata();
+        assert.deepEqual([meta.width, meta.height], [112, 112]);
+        const context = await image(evidence.context);
+        assert.ok((await sharp(context.bytes).metadata()).width! > 100);
+      } else {
+        // Rekognition gives no aligned face; nothing is kept
+        assert.equal((await image(evidence.face)).status, 404);
+      }
+
+      // resume: a client that saw nothing after `first − 1` gets `first` again, from the store
+      const again = new AbortController();
+      const resumed = sseReader(await fetch(`${app.baseUrl}/api/v1/alerts/stream`, { signal: again.signal, headers: { 'Last-Event-ID': String(Number(first.id) - 1) } }));
+      let replayed;
+      do replayed = await resumed.next();
+      while (!replayed.event);
+      assert.equal(replayed.id, first.id);
+      again.abort();
+      const badResume = await call('GET', '/api/v1/alerts/stream', undefined, { 'Last-Event-ID': 'yesterday' });
+      assert.equal(badResume.status, 422);
+    } finally {
+      abort.abort();
+    }
+
+    // the alerts API and a verdict
+    const alerts = await call('GET', '/api/v1/alerts?decision=match&limit=100');
+    assert.ok(alerts.body.total_items >= 4);
+    const target = alerts.body.items[0];
+    const verdict = await call('POST', `/api/v1/alerts/${target.alert_id}/review`, { status: 'confirmed', note: 'seen at the door' });
+    assert.equal(verdict.status, 200);
+    assert.deepEqual([verdict.body.review.status, verdict.body.review.note], ['confirmed', 'seen at the door']);
+    assert.equal((await call('GET', `/api/v1/alerts/${target.alert_id}`)).body.review.status, 'confirmed');
+    assert.ok((await call('GET', '/api/v1/alerts?review_status=confirmed')).body.items.some((a: any) => a.alert_id === target.alert_id));
+    assert.equal((await call('POST', `/api/v1/alerts/${target.alert_id}/review`, { status: 'maybe' })).status, 422);
+    assert.equal((await call('GET', '/api/v1/alerts/nope')).body.code, 'ALERT_NOT_FOUND');
+    assert.equal((await call('DELETE', `/api/v1/webhooks/${created.body.id}`)).status, 204);
   });
 
   test('calibration: the parameters in use with thresholds for this watch-list; a fit from the enrolled people', async () => {

@@ -14,6 +14,8 @@ export interface RunningProfile {
   output: () => string;
   /** Stops the process (SIGTERM); its folders are removed unless `keep`. */
   stop(options?: { keep?: boolean }): Promise<number | null>;
+  /** Kills the process at once (SIGKILL), keeping its folders; resolves when it is gone. */
+  kill?(): Promise<void>;
   work: string;
 }
 
@@ -86,6 +88,10 @@ export async function startEmbeddedProcess(env: Record<string, string> = {}, reu
       const code = await exited;
       if (!options.keep) rmSync(work, { recursive: true, force: true });
       return code;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
     },
   };
 }
@@ -164,6 +170,91 @@ export async function startScaleProcesses(env: Record<string, string> = {}): Pro
       const codes = await Promise.all(exits);
       if (!options.keep) rmSync(work, { recursive: true, force: true });
       return codes.every((c) => c === 0) ? 0 : (codes.find((c) => c !== 0) ?? null);
+    },
+  };
+}
+
+export interface ReceivedWebhook {
+  headers: Record<string, string>;
+  body: string;
+  /** The status the receiver answered. */
+  status: number;
+}
+
+export interface WebhookReceiver {
+  url: string;
+  port: number;
+  requests: ReceivedWebhook[];
+  /** Answers 503 to the next `n` requests. */
+  failNext(n: number): void;
+  close(): Promise<void>;
+}
+
+/** A local HTTP receiver for webhooks that records every request; on `port` when given (to reopen one). */
+export async function startWebhookReceiver(port = 0): Promise<WebhookReceiver> {
+  const { createServer: createHttpServer } = await import('node:http');
+  const requests: ReceivedWebhook[] = [];
+  let failures = 0;
+  const server = createHttpServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      const status = failures > 0 ? 503 : 200;
+      if (failures > 0) failures--;
+      requests.push({ headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])), body, status });
+      res.statusCode = status;
+      res.end(status === 200 ? 'ok' : 'busy');
+    });
+  });
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolveListen());
+  });
+  const address = server.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  return {
+    url: `http://127.0.0.1:${bound}/hook`,
+    port: bound,
+    requests,
+    failNext: (n) => {
+      failures = n;
+    },
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/** Reads Server-Sent Events from a fetch response: each call returns the next event (comments included as `comment`). */
+export function sseReader(response: Response): { next(): Promise<{ id?: string; event?: string; data?: string; comment?: string }>; text(): string } {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let all = '';
+  return {
+    text: () => all,
+    async next() {
+      for (;;) {
+        const end = buffer.indexOf('\n\n');
+        if (end >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event: { id?: string; event?: string; data?: string; comment?: string } = {};
+          for (const line of block.split('\n')) {
+            if (line.startsWith(':')) event.comment = line.slice(1).trim();
+            else {
+              const colon = line.indexOf(':');
+              const field = line.slice(0, colon) as 'id' | 'event' | 'data';
+              event[field] = line.slice(colon + 1).trimStart();
+            }
+          }
+          return event;
+        }
+        const { value, done } = await reader.read();
+        if (done) throw new Error('the event stream ended');
+        const text = decoder.decode(value, { stream: true });
+        buffer += text;
+        all += text;
+      }
     },
   };
 }

@@ -3,7 +3,7 @@ export { AddressRange, classifyAddress, isPublicAddress } from './ip-address.js'
 export { imageSourcePolicy, isAllowListed, type ImageSourcePolicy } from './policy.js';
 export { decodeBase64Image, maxEncodedLength } from './base64-image.js';
 export { readAllowedPath, type PathImage } from './path-source.js';
-export { displayUrl, fetchImageUrl, type FetchImageOptions, type UrlImage } from './url-source.js';
+export { checkUrlAllowed, displayUrl, fetchImageUrl, guardedPost, type FetchImageOptions, type PostResult, type UrlImage } from './url-source.js';
 export {
   classifyImageInput,
   resolveImageInput,

@@ -67,6 +67,58 @@ export async function fetchImageUrl(input: string, policy: Pick<ImageSourcePolic
   }
 }
 
+/**
+ * Checks that a URL may be called under the policy (http/https, a host that resolves to public
+ * addresses unless allow-listed or private ones are allowed): URL_NOT_ALLOWED or INVALID_ARGUMENT
+ * otherwise. For URLs stored to be called later (webhooks); the call checks again.
+ */
+export async function checkUrlAllowed(input: string, policy: Pick<ImageSourcePolicy, 'url'>): Promise<URL> {
+  const url = parseHttpUrl(input);
+  const signal = AbortSignal.timeout(policy.url.timeoutMs);
+  await checkedAddresses(url, policy, signal);
+  return url;
+}
+
+export interface PostResult {
+  status: number;
+}
+
+/**
+ * POSTs a body to a URL under the same guard as image fetches (resolved once, every address
+ * checked, the connection pinned to them; no redirects followed). Resolves with the answer's
+ * status whatever it is (the caller decides); refused, unresolvable, timed-out and broken
+ * connections reject with URL_FETCH_FAILED, a forbidden address with URL_NOT_ALLOWED.
+ */
+export async function guardedPost(input: string, body: string, headers: Record<string, string>, policy: Pick<ImageSourcePolicy, 'url'>, timeoutMs: number): Promise<PostResult> {
+  const url = parseHttpUrl(input);
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    const addresses = await checkedAddresses(url, policy, signal);
+    const client = url.protocol === 'https:' ? https : http;
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const request = client.request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'user-agent': 'facewatch', ...headers },
+        lookup: pinnedLookup(addresses),
+        agent: false,
+        signal,
+      });
+      request.once('response', resolve);
+      request.once('error', reject);
+      request.end(body);
+    });
+    // the answer's body is not needed: read (and drop) a little of it, then close
+    response.resume();
+    response.destroy();
+    return { status: response.statusCode ?? 0 };
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    if (signal.aborted) throw fetchFailed(url, `no answer within ${timeoutMs} ms`, { timeoutMs }, err);
+    const code = (err as NodeJS.ErrnoException).code;
+    throw fetchFailed(url, code === undefined ? (err as Error).message : `connection failed (${code})`, code === undefined ? {} : { errno: code }, err);
+  }
+}
+
 /** The URL with user name and password removed: what logs and stored identifiers may show. */
 export function displayUrl(url: URL | string): string {
   const copy = new URL(url);
