@@ -1,3 +1,4 @@
+import { reviewCss, reviewHtml, reviewJs } from './review/review-page.js';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -37,6 +38,14 @@ const docsPage = `<!doctype html>
 </body></html>`;
 const docsInit = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true, persistAuthorization: true });`;
 
+/** The review page's files (public: the page holds no data; it reads the API with the key). */
+const reviewFiles: Record<string, { type: string; body: string }> = {
+  '/review': { type: 'text/html', body: reviewHtml },
+  '/review/': { type: 'text/html', body: reviewHtml },
+  '/review/app.js': { type: 'application/javascript', body: reviewJs },
+  '/review/app.css': { type: 'text/css', body: reviewCss },
+};
+
 /** Builds the Koa application without listening, so tests drive it with no port. */
 export function buildApp(deps: ApiDeps): Koa {
   const app = new Koa({ proxy: false });
@@ -67,6 +76,15 @@ export function buildApp(deps: ApiDeps): Koa {
     if (ctx.path === '/docs' || ctx.path === '/docs/') {
       ctx.type = 'text/html';
       ctx.body = docsPage;
+      return;
+    }
+    const review = reviewFiles[ctx.path];
+    if (review) {
+      ctx.type = review.type;
+      // the page talks to this server only; images come as blob URLs
+      ctx.set('Content-Security-Policy', "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; frame-ancestors 'none'");
+      ctx.set('Cache-Control', 'no-cache');
+      ctx.body = review.body;
       return;
     }
     if (ctx.path === '/docs/swagger-init.js') {
