@@ -44,6 +44,7 @@ describe('loadConfig', () => {
         pgPoolSize: 10,
         efSearch: 100,
         matcherConcurrency: Math.max(1, Math.min(2, cpus().length)) * 2,
+        metricsPort: undefined,
       },
       storage: { dataDir: resolve(root, 'data'), blacklistDir: resolve(root, 'blacklist_db'), processedDir: resolve(root, 'processed_images_output') },
       api: {

@@ -172,6 +172,8 @@ export interface ScaleConfig {
   efSearch: number;
   /** Images one matcher process works on at once. */
   matcherConcurrency: number;
+  /** Port of GET /metrics in the matcher and ingest processes (the API serves it on its own port); undefined: not served. */
+  metricsPort: number | undefined;
 }
 
 export interface AppConfig {
@@ -335,6 +337,7 @@ const envSchema = z.object({
   PG_POOL_SIZE: intVar(10, 1, 200),
   PGVECTOR_EF_SEARCH: intVar(100, 1, 1000),
   MATCHER_CONCURRENCY: intVar(0, 0, 256),
+  METRICS_PORT: intVar(0, 0, 65535),
   DATA_DIR: optionalString,
   BLACKLIST_DB_PATH: optionalString,
   PROCESSED_IMAGES_OUTPUT_DIR: optionalString,
@@ -443,6 +446,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       // 0: enough to keep every inference worker busy with its images in flight
       // with aws_rekognition the work is waiting on AWS: 8 images in flight
       matcherConcurrency: e.MATCHER_CONCURRENCY || (e.FACE_PROCESSING_BACKEND === 'aws_rekognition' ? 8 : e.FACE_WORKERS * e.FACE_TASKS_PER_WORKER),
+      metricsPort: e.METRICS_PORT === 0 ? undefined : e.METRICS_PORT,
     },
     storage: {
       dataDir: resolveFromRoot(e.DATA_DIR ?? 'data'),

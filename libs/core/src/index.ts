@@ -10,3 +10,5 @@ export * from './image-source/index.js';
 export * from './event-schemas.js';
 export * from './kafka/kafka-bus.js';
 export * from './kafka/from-config.js';
+export * from './metrics.js';
+export { startLagMonitor } from './kafka/consumer-lag.js';

@@ -363,6 +363,8 @@ export interface DeliveryRepository {
   retry(id: string, next: Date, error: string, status: number | null): Promise<void>;
   /** Given up. */
   failed(id: string, at: Date, error: string, status: number | null): Promise<void>;
+  /** Deliveries not yet delivered or given up, of every webhook. */
+  countPending(): Promise<number>;
   /** Newest first. */
   list(webhookId: string, options: { offset?: number; limit?: number; status?: DeliveryStatus }): Promise<{ total_items: number; items: DeliveryRecord[] }>;
 }

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { EventBus, FaceConfig, ImageSourcePolicy, Logger, WebhookConfig } from '@facewatch/core';
+import { metrics, provideGauge, type EventBus, type FaceConfig, type ImageSourcePolicy, type Logger, type WebhookConfig } from '@facewatch/core';
 import type { Store } from '@facewatch/db';
 import { buildApp } from './app.js';
 import { BlacklistFolder } from './blacklist/blacklist-folder.js';
@@ -70,6 +70,8 @@ export async function startApi(options: ApiServiceOptions): Promise<ApiService> 
   const heartbeat = setInterval(() => alertHub.heartbeat(), options.settings.sseHeartbeatMs);
   heartbeat.unref();
   dispatcher.start();
+  provideGauge(metrics.sseClients, () => alertHub.size);
+  provideGauge(metrics.outboxPending, () => options.store.deliveries.countPending().catch(() => 0));
   const app = buildApp({ ...options, log, watchlist, replies, alertHub });
   const server = app.listen(options.port, options.host);
   await new Promise<void>((resolve, reject) => {

@@ -1,3 +1,4 @@
+import { metricsText } from '@facewatch/core';
 import { reviewCss, reviewHtml, reviewJs } from './review/review-page.js';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -71,6 +72,14 @@ export function buildApp(deps: ApiDeps): Koa {
   app.use(async (ctx, next) => {
     if (ctx.path === '/openapi.json') {
       ctx.body = openapi;
+      return;
+    }
+    if (ctx.path === '/metrics') {
+      // Prometheus text format, behind the API key like the API (Prometheus sends it as a bearer token)
+      checkKey(ctx);
+      const { contentType, body } = await metricsText();
+      ctx.type = contentType;
+      ctx.body = body;
       return;
     }
     if (ctx.path === '/docs' || ctx.path === '/docs/') {

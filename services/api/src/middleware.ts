@@ -1,6 +1,6 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import { AppError, ErrorCode, toAppError, type Logger } from '@facewatch/core';
+import { AppError, ErrorCode, metrics, toAppError, type Logger } from '@facewatch/core';
 import { httpStatus } from './http-errors.js';
 
 /** Every response carries a request id (the caller's X-Request-Id when sane, else a new one). */
@@ -34,6 +34,9 @@ export function errorMapper(log: Logger) {
       if (e.retryable) ctx.set('Retry-After', '1');
       if (status >= 500 && status !== 501) log.error({ err, requestId: ctx.state['requestId'], path: ctx.path }, 'request failed');
     } finally {
+      // the route's pattern, not the path: ids would make a label value per request
+      const routePattern = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? (ctx.status === 404 ? 'unmatched' : ctx.path.startsWith('/api/') ? 'unmatched' : ctx.path.split('/').slice(0, 2).join('/'));
+      metrics.httpRequests.observe({ method: ctx.method, route: routePattern, status: String(ctx.status) }, (performance.now() - started) / 1000);
       log.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started), requestId: ctx.state['requestId'] }, 'request');
     }
   };

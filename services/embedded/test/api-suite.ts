@@ -309,6 +309,28 @@ describe(`${profile} over HTTP`, () => {
     assert.equal((await call('DELETE', `/api/v1/webhooks/${created.body.id}`)).status, 204);
   });
 
+  test('GET /metrics: Prometheus text with requests, webhook deliveries, stream clients and, where the matcher runs, per-stage times', async () => {
+    const res = await fetch(`${app.baseUrl}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    assert.match(text, /^facewatch_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/process\/process-images",status="200"\} [1-9]/m);
+    assert.match(text, /^facewatch_webhook_deliveries_total\{outcome="delivered"\} [1-9]/m);
+    assert.match(text, /^facewatch_webhook_outbox_pending 0$/m);
+    assert.match(text, /^facewatch_alert_stream_clients \d+$/m);
+    assert.match(text, /^facewatch_process_resident_memory_bytes \d+/m);
+    if (profile.startsWith('embedded') && local) {
+      // one process: the matcher's figures are here too
+      for (const stage of ['decode', 'detect', 'align', 'embed', 'search', 'persist', 'publish']) {
+        assert.match(text, new RegExp(`^facewatch_stage_duration_seconds_count\\{stage="${stage}"\\} [1-9]`, 'm'), stage);
+      }
+      assert.match(text, /^facewatch_images_processed_total\{source="api",outcome="ok"\} [1-9]/m);
+      assert.match(text, /^facewatch_faces_processed_total\{decision="match"\} [1-9]/m);
+      assert.match(text, /^facewatch_alerts_total\{decision="match"\} [1-9]/m);
+      assert.match(text, /^facewatch_inference_queue_depth \d+$/m);
+    }
+  });
+
   test('calibration: the parameters in use with thresholds for this watch-list; a fit from the enrolled people', async () => {
     const current = await call('GET', '/api/v1/calibration');
     assert.equal(current.status, 200, JSON.stringify(current.body));

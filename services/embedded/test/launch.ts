@@ -112,7 +112,7 @@ export async function eventually<T>(check: () => Promise<T | undefined>, what: s
  * and PostgreSQL of KAFKA_BROKERS / DATABASE_URL (scripts/services.sh), with unique topics and a
  * unique PostgreSQL schema — sharing the folders a single host would, and waits until it is ready.
  */
-export async function startScaleProcesses(env: Record<string, string> = {}): Promise<RunningProfile> {
+export async function startScaleProcesses(env: Record<string, string> = {}, perService: Partial<Record<'api' | 'matcher' | 'ingest', Record<string, string>>> = {}): Promise<RunningProfile> {
   const brokers = process.env['KAFKA_BROKERS'];
   const databaseUrl = process.env['DATABASE_URL'];
   if (!brokers || !databaseUrl) throw new Error('KAFKA_BROKERS and DATABASE_URL must be set (scripts/services.sh up)');
@@ -141,8 +141,8 @@ export async function startScaleProcesses(env: Record<string, string> = {}): Pro
     ...env,
   };
   let output = '';
-  const start = (service: string): ChildProcess => {
-    const child = spawn(process.execPath, [resolve(projectRoot(), `services/${service}/dist/main.js`)], { cwd: projectRoot(), env: shared, stdio: ['ignore', 'pipe', 'pipe'] });
+  const start = (service: 'api' | 'matcher' | 'ingest'): ChildProcess => {
+    const child = spawn(process.execPath, [resolve(projectRoot(), `services/${service}/dist/main.js`)], { cwd: projectRoot(), env: { ...shared, ...perService[service] }, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
     return child;

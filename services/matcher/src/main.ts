@@ -1,4 +1,4 @@
-import { createLogger, imageReferenceResolver, imageSourcePolicy, isAppError, loadConfig, registerShutdown, requireScaleProfile, startKafkaBus, type Logger } from '@facewatch/core';
+import { createLogger, defaultClientId, imageReferenceResolver, imageSourcePolicy, isAppError, loadConfig, registerShutdown, requireScaleProfile, serveMetrics, startKafkaBus, startLagMonitor, type Logger } from '@facewatch/core';
 import { openConfiguredPostgresStore } from '@facewatch/db';
 import { openDecisionPolicy, openFaceBackend } from '@facewatch/recognition';
 import { folderImageCopyStore } from './image-copy-store.js';
@@ -25,9 +25,15 @@ try {
     log,
     concurrency: config.scale.matcherConcurrency,
   });
+  const metricsServer = config.scale.metricsPort === undefined ? undefined : await serveMetrics(config.scale.metricsPort, config.api.host, log);
+  const lag = await startLagMonitor(
+    { brokers: config.scale.kafka.brokers, clientId: defaultClientId('matcher-lag'), watched: [{ group: 'matcher', topic: config.scale.kafka.topics.images }] },
+    log.child({ component: 'consumer-lag' }),
+  );
   log.info({ concurrency: config.scale.matcherConcurrency }, 'matcher running');
   registerShutdown(
     [
+      { name: 'metrics', close: async () => { await lag.close(); await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r())); } },
       { name: 'consumer', close: () => subscription.close() },
       { name: 'kafka', close: () => bus.close() },
       { name: 'face backend', close: () => backend.close() },

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AppError, ErrorCode, toAppError, Topic, type EventBus, type FaceMatched, type ImageReceived, type Logger } from '@facewatch/core';
+import { AppError, ErrorCode, metrics, timed, toAppError, Topic, type EventBus, type FaceMatched, type ImageReceived, type Logger } from '@facewatch/core';
 import type { FaceEvidence, FaceRecord, NewAlert, ProcessedImage, ResultExtras, Store } from '@facewatch/db';
 import type { BackendOptions, DecisionPolicy, FaceBackend } from '@facewatch/recognition';
 import { describeFace } from './name-matches.js';
@@ -156,10 +156,11 @@ function failed(event: ImageReceived, id: string, error: AppError, now: string, 
  */
 async function finish(deps: MatchImageDeps, event: ImageReceived, result: ProcessedImage, extras: ResultExtras = {}): Promise<ProcessedImage> {
   try {
-    await deps.store.processed.save(result, extras);
+    await timed('persist', () => deps.store.processed.save(result, extras));
   } catch (err) {
     throw toAppError(err, ErrorCode.DB_UNAVAILABLE);
   }
+  const publishEnd = metrics.stageSeconds.startTimer({ stage: 'publish' });
   for (const face of result.faces) {
     for (const m of face.blacklist_matches) {
       const alert: FaceMatched = {
@@ -197,6 +198,10 @@ async function finish(deps: MatchImageDeps, event: ImageReceived, result: Proces
     error: result.error,
     processed_at: result.processed_at,
   });
+  publishEnd();
+  metrics.imagesProcessed.inc({ source: result.source, outcome: result.error ? 'error' : 'ok' });
+  for (const face of result.faces) metrics.facesProcessed.inc({ decision: face.decision });
+  for (const alert of extras.alerts ?? []) metrics.alerts.inc({ decision: alert.decision });
   deps.log.info({ imageId: result.id, faces: result.faces.length, matched: result.matched, error: result.error?.code }, 'image processed');
   return result;
 }

@@ -260,6 +260,11 @@ export class PgDeliveryRepository implements DeliveryRepository {
     );
   }
 
+  async countPending(): Promise<number> {
+    const [row] = await this.#ctx.query<{ n: string }>('counting pending deliveries', "SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'pending'");
+    return Number(row?.n ?? 0);
+  }
+
   async list(webhookId: string, options: { offset?: number; limit?: number; status?: DeliveryStatus }): Promise<{ total_items: number; items: DeliveryRecord[] }> {
     const { offset, limit } = paging(options);
     const where = options.status === undefined ? 'webhook_id = $1' : 'webhook_id = $1 AND status = $2';

@@ -94,6 +94,10 @@ export class SqliteDeliveryRepository implements DeliveryRepository {
     );
   }
 
+  async countPending(): Promise<number> {
+    return this.#ctx.run('counting pending deliveries', () => this.#ctx.prepare("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'").pluck().get() as number);
+  }
+
   async list(webhookId: string, options: { offset?: number; limit?: number; status?: DeliveryStatus }): Promise<{ total_items: number; items: DeliveryRecord[] }> {
     const { offset, limit } = paging(options);
     const where = options.status === undefined ? 'webhook_id = ?' : 'webhook_id = ? AND status = ?';

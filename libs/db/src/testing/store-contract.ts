@@ -479,6 +479,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         assert.deepEqual((await store.deliveries.list('w2', {})).items.map((d) => d.alert_id), ['a2'], 'only Bob, only matches');
         assert.equal((await store.deliveries.list('w3', {})).total_items, 0, 'a disabled webhook gets nothing');
         assert.ok(w1.items.every((d) => d.status === 'pending' && d.attempts === 0 && d.last_error === null));
+        assert.equal(await store.deliveries.countPending(), 4);
 
         // claim leases: a second dispatcher finds nothing until the lease runs out
         const now = new Date();
@@ -497,6 +498,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         assert.deepEqual(retried.map((d) => [d.id, d.attempts, d.last_error, d.last_status]), [[first.id, 1, 'HTTP 503', 503]]);
         const byStatus = async (status: 'pending' | 'delivered' | 'failed') => (await store.deliveries.list('w1', { status })).total_items + (await store.deliveries.list('w2', { status })).total_items;
         assert.deepEqual([await byStatus('pending'), await byStatus('delivered'), await byStatus('failed')], [1, 2, 1]);
+        assert.equal(await store.deliveries.countPending(), 1);
         const gaveUp = (await store.deliveries.list(claimed[2]!.webhook_id, { status: 'failed' })).items[0]!;
         assert.deepEqual([gaveUp.id, gaveUp.attempts, gaveUp.last_error, gaveUp.last_status], [claimed[2]!.id, 1, 'HTTP 410', 410]);
         assert.equal(await store.webhooks.delete('w1'), true);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AppError, ErrorCode, resolveMatchOptions, toAppError, type FaceConfig, type MatchOptions, type QualityGates } from '@facewatch/core';
+import { AppError, ErrorCode, metrics, provideGauge, resolveMatchOptions, toAppError, type FaceConfig, type MatchOptions, type QualityGates } from '@facewatch/core';
 import type { ReferenceFace, Store, VectorIndex } from '@facewatch/db';
 import { defaultMaxDistance, distance, embeddingKey, toFacialArea, type AnalyseOptions, type AnalysedFace, type AnalyseResult, type PoolStats } from '@facewatch/face';
 import type { BackendOptions, DetectedImage, EmbeddedImage, FaceBackend, FaceCandidate, IndexOutcome, PersonCandidate, ReferenceInput, SearchedFace, SearchedImage, SearchOptions } from '../backend.js';
@@ -34,6 +34,8 @@ export class LocalBackend implements FaceBackend {
 
   constructor(private readonly options: LocalBackendOptions) {
     this.referenceModel = embeddingKey(options.config.embedder);
+    provideGauge(metrics.poolQueued, () => options.faces.stats.queued);
+    provideGauge(metrics.poolInFlight, () => options.faces.stats.inFlight);
   }
 
   resolveOptions(options: MatchOptions | undefined): BackendOptions {
@@ -74,6 +76,9 @@ export class LocalBackend implements FaceBackend {
 
   async search(bytes: Uint8Array, options: SearchOptions): Promise<SearchedImage> {
     const result = await this.options.faces.analyse(bytes, { detector: options.detector as AnalyseOptions['detector'], embed: true, evidence: true });
+    const { decodeMs, detectMs, alignMs, embedMs } = result.timings;
+    for (const [stage, ms] of [['decode', decodeMs], ['detect', detectMs], ['align', alignMs], ['embed', embedMs]] as const) metrics.stageSeconds.observe({ stage }, ms / 1000);
+    const searchEnd = metrics.stageSeconds.startTimer({ stage: 'search' });
     const index = await this.index(this.referenceModel);
     const faces: SearchedFace[] = [];
     for (const face of result.faces) {
@@ -88,6 +93,7 @@ export class LocalBackend implements FaceBackend {
         ...(face.evidence ? { evidence: face.evidence } : {}),
       });
     }
+    searchEnd();
     return { width: result.width, height: result.height, format: result.format, faces };
   }
 

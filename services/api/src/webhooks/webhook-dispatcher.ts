@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { guardedPost, toAppError, type ImageSourcePolicy, type Logger, type WebhookConfig } from '@facewatch/core';
+import { guardedPost, metrics, toAppError, type ImageSourcePolicy, type Logger, type WebhookConfig } from '@facewatch/core';
 import type { DeliveryRecord, Store } from '@facewatch/db';
 import { alertJson } from '../alerts/alert-json.js';
 import { signWebhook, WebhookHeader } from './signature.js';
@@ -98,6 +98,7 @@ export class WebhookDispatcher {
       ));
       if (status >= 200 && status < 300) {
         await this.store.deliveries.delivered(delivery.id, this.now(), status);
+        metrics.webhookDeliveries.inc({ outcome: 'delivered' });
         this.log.info({ deliveryId: delivery.id, webhookId: webhook.id, alertId: alert.id, status, attempt: delivery.attempts + 1 }, 'webhook delivered');
         return;
       }
@@ -108,11 +109,13 @@ export class WebhookDispatcher {
     const attempt = delivery.attempts + 1;
     if (attempt >= this.config.maxAttempts) {
       await this.store.deliveries.failed(delivery.id, this.now(), error, status);
+      metrics.webhookDeliveries.inc({ outcome: 'failed' });
       this.log.warn({ deliveryId: delivery.id, webhookId: webhook.id, alertId: alert.id, attempts: attempt, error }, 'webhook delivery given up');
       return;
     }
     const delayMs = backoff(attempt, this.config.retryInitialMs, this.config.retryMaxMs);
     await this.store.deliveries.retry(delivery.id, new Date(this.now().getTime() + delayMs), error, status);
+    metrics.webhookDeliveries.inc({ outcome: 'retry' });
     this.log.info({ deliveryId: delivery.id, webhookId: webhook.id, attempt, delayMs, error }, 'webhook delivery failed; retrying');
   }
 }
