@@ -86,7 +86,7 @@ describe('loadConfig', () => {
       webhooks: { maxAttempts: 10, retryInitialMs: 1000, retryMaxMs: 3_600_000, timeoutMs: 10_000, pollMs: 1000 },
       // no server path is readable and no private address fetchable until configured
       imageSource: { pathRoots: [], url: { allowPrivate: false, allowedHosts: [], timeoutMs: 10_000, maxRedirects: 3 } },
-      inbox: { dir: resolve(root, 'inbox'), stableMs: 1000 },
+      inbox: { dir: resolve(root, 'inbox'), stableMs: 1000, incompleteMs: 600_000 },
     });
   });
 
@@ -139,16 +139,23 @@ describe('loadConfig', () => {
       URL_FETCH_TIMEOUT_MS: '2500',
       INBOX_DIR: 'data/inbox',
       INBOX_STABLE_MS: '250',
+      INBOX_INCOMPLETE_MS: '90000',
     });
     assert.deepEqual(config.imageSource, {
       pathRoots: ['/srv/photos', resolve(root, 'shared/cameras')],
       url: { allowPrivate: true, allowedHosts: ['images.example.com', 'cdn.example.com:8443', '[fd00::5]:8080', '[::1]'], timeoutMs: 2500, maxRedirects: 3 },
     });
-    assert.deepEqual(config.inbox, { dir: resolve(root, 'data/inbox'), stableMs: 250 });
-    const problems = problemsOf(configError({ URL_ALLOWED_HOSTS: 'ok.example, http://bad.example/, host:99999', URL_FETCH_TIMEOUT_MS: '5', INBOX_STABLE_MS: 'soon' }));
+    assert.deepEqual(config.inbox, { dir: resolve(root, 'data/inbox'), stableMs: 250, incompleteMs: 90_000 });
+    const problems = problemsOf(configError({ URL_ALLOWED_HOSTS: 'ok.example, http://bad.example/, host:99999', URL_FETCH_TIMEOUT_MS: '5', INBOX_STABLE_MS: 'soon', INBOX_INCOMPLETE_MS: '10' }));
     assert.equal(problems.filter((p) => p.startsWith('URL_ALLOWED_HOSTS: ')).length, 2);
     assert.ok(problems.some((p) => p.startsWith('URL_FETCH_TIMEOUT_MS: ')));
     assert.ok(problems.some((p) => p.startsWith('INBOX_STABLE_MS: ')));
+    assert.ok(problems.some((p) => p.startsWith('INBOX_INCOMPLETE_MS: ')));
+    // an incomplete-looking upload never waits less than a complete one
+    assert.deepEqual(problemsOf(configError({ INBOX_STABLE_MS: '5000', INBOX_INCOMPLETE_MS: '4000' })), [
+      'INBOX_INCOMPLETE_MS: must be at least INBOX_STABLE_MS (5000), got 4000',
+    ]);
+    assert.equal(loadConfig({ INBOX_STABLE_MS: '5000', INBOX_INCOMPLETE_MS: '5000' }).inbox.incompleteMs, 5000);
   });
 
   test('blank and whitespace-only values count as unset', () => {

@@ -84,6 +84,11 @@ export interface InboxConfig {
   dir: string;
   /** How long a file's size and mtime must stay unchanged before it is taken. */
   stableMs: number;
+  /**
+   * How long a file whose format says it is incomplete (a JPEG without its end marker…) must stay
+   * unchanged before it is taken anyway; at least `stableMs`.
+   */
+  incompleteMs: number;
 }
 
 /** Where the embedded profile keeps its files. */
@@ -393,6 +398,7 @@ const envSchema = z.object({
   URL_FETCH_TIMEOUT_MS: intVar(10_000, 100, 600_000),
   INBOX_DIR: optionalString,
   INBOX_STABLE_MS: intVar(1000, 50, 600_000),
+  INBOX_INCOMPLETE_MS: intVar(600_000, 50, 86_400_000),
 });
 
 /** Every environment variable the configuration reads (docs/configuration.md lists each). */
@@ -401,7 +407,7 @@ export const configVariables: readonly string[] = Object.keys(envSchema.shape);
 /** Parses the environment once; throws one AppError(CONFIG_INVALID) listing every bad variable. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const parsed = envSchema.safeParse(env);
-  const crossProblems = awsProblems(env);
+  const crossProblems = [...awsProblems(env), ...(parsed.success ? inboxProblems(parsed.data) : [])];
   if (!parsed.success || crossProblems.length > 0) {
     const problems = [...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)), ...crossProblems];
     throw new AppError(ErrorCode.CONFIG_INVALID, `invalid configuration:\n  ${problems.join('\n  ')}`, {
@@ -518,7 +524,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
         maxRedirects: 3,
       },
     },
-    inbox: { dir: resolveFromRoot(e.INBOX_DIR ?? 'inbox'), stableMs: e.INBOX_STABLE_MS },
+    inbox: { dir: resolveFromRoot(e.INBOX_DIR ?? 'inbox'), stableMs: e.INBOX_STABLE_MS, incompleteMs: e.INBOX_INCOMPLETE_MS },
   };
   return deepFreeze(config);
 }
@@ -534,6 +540,13 @@ function awsProblems(env: Env): string[] {
     if (present(endpoint) && !/^https?:\/\/[^/\s]+/.test(endpoint.trim())) problems.push(`${name}: must be an http(s) URL, got "${endpoint}"`);
   }
   return problems;
+}
+
+/** An incomplete-looking upload is never taken sooner than a complete one. */
+function inboxProblems(e: { INBOX_STABLE_MS: number; INBOX_INCOMPLETE_MS: number }): string[] {
+  return e.INBOX_INCOMPLETE_MS < e.INBOX_STABLE_MS
+    ? [`INBOX_INCOMPLETE_MS: must be at least INBOX_STABLE_MS (${e.INBOX_STABLE_MS}), got ${e.INBOX_INCOMPLETE_MS}`]
+    : [];
 }
 
 function deepFreeze<T>(value: T): T {

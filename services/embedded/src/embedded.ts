@@ -70,6 +70,7 @@ export async function startEmbedded(config: AppConfig, log: Logger): Promise<{ c
     bus,
     log: log.child({ component: 'inbox' }),
     stableMs: config.inbox.stableMs,
+    incompleteMs: config.inbox.incompleteMs,
     maxInlineBytes: config.face.decode.maxBytes,
   });
   log.info({ inbox: config.inbox.dir, blacklist: config.storage.blacklistDir }, 'facewatch is running (embedded profile)');

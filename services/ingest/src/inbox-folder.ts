@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { AppError, ErrorCode } from '@facewatch/core';
+import { checkImageCompleteness, type Completeness } from './image-completeness.js';
 import type { ClaimedInboxFile, InboxFailure, InboxFileStore } from './process-inbox-file.js';
+import { sameState, type InboxFileState } from './upload-readiness.js';
 
 /** Sub-folders of the inbox: files in work, files done, files that failed. */
 export const InboxSubfolder = { processing: '.processing', done: 'done', failed: 'failed' } as const;
@@ -16,17 +19,6 @@ const partialSuffix = /\.(tmp|part|crdownload)$/i;
  */
 export function isInboxCandidateName(name: string): boolean {
   return !name.startsWith('.') && !partialSuffix.test(name) && name !== InboxSubfolder.done && name !== InboxSubfolder.failed;
-}
-
-/** What says a file is still being written: any change of these between two looks. */
-export interface InboxFileState {
-  size: number;
-  mtimeMs: number;
-  ino: number;
-}
-
-export function sameState(a: InboxFileState, b: InboxFileState): boolean {
-  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
 }
 
 /**
@@ -84,6 +76,37 @@ export class InboxFolder implements InboxFileStore {
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw err;
+    }
+  }
+
+  /**
+   * Whether a top-level file looks complete by its format, with the state it had when looked at
+   * (from the same open file). Reads its head and tail only. Undefined when it is gone or not a
+   * regular file.
+   */
+  async inspect(name: string): Promise<{ state: InboxFileState; completeness: Completeness } | undefined> {
+    let handle;
+    try {
+      // O_NONBLOCK: something swapped for a FIFO since the last look must not hang the open
+      handle = await open(join(this.dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch (err) {
+      if (isMissing(err) || (err as NodeJS.ErrnoException).code === 'ELOOP') return undefined;
+      throw err;
+    }
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) return undefined;
+      const completeness = await checkImageCompleteness({
+        size: info.size,
+        read: async (offset, length) => {
+          const buffer = Buffer.alloc(Math.max(0, Math.min(length, info.size - offset)));
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+          return buffer.subarray(0, bytesRead);
+        },
+      });
+      return { state: { size: info.size, mtimeMs: info.mtimeMs, ino: info.ino }, completeness };
+    } finally {
+      await handle.close();
     }
   }
 

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { basename, dirname, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { EventBus, Logger } from '@facewatch/core';
-import { InboxFolder, isInboxCandidateName, sameState, type InboxFileState } from './inbox-folder.js';
-import { processInboxFile, type ClaimedInboxFile } from './process-inbox-file.js';
+import { InboxFolder, isInboxCandidateName } from './inbox-folder.js';
+import { processInboxFile, type ClaimedInboxFile, type IncompleteUpload } from './process-inbox-file.js';
 import { ProcessedResults } from './processed-results.js';
+import { newUpload, nextStep, observe, warnIncompleteAfterMs, type UploadLimits, type WatchedUpload } from './upload-readiness.js';
 
 export interface InboxWatcherOptions {
   /** The watched folder (created with its done/, failed/ and .processing/ sub-folders when missing). */
@@ -12,8 +13,13 @@ export interface InboxWatcherOptions {
   bus: EventBus;
   /** Used as given: pass the component's child logger. */
   log: Logger;
-  /** How long size and mtime must stay unchanged before a file is taken (INBOX_STABLE_MS). */
+  /** How long size and mtime must stay unchanged before a complete-looking file is taken (INBOX_STABLE_MS). */
   stableMs?: number;
+  /**
+   * How long a file whose format says it is incomplete (JPEG without its end marker…) must stay
+   * unchanged before it is taken anyway (INBOX_INCOMPLETE_MS); at least `stableMs`.
+   */
+  incompleteMs?: number;
   /** Larger files fail with IMAGE_TOO_LARGE without being published (pass MAX_IMAGE_BYTES). */
   maxInlineBytes?: number;
   /** Files claimed and waiting for their result at once. */
@@ -38,6 +44,7 @@ export interface InboxWatcher {
 
 const defaults = {
   stableMs: 1000,
+  incompleteMs: 600_000,
   maxInlineBytes: 25 * 1024 * 1024,
   concurrency: 4,
   closeGraceMs: 10_000,
@@ -45,27 +52,34 @@ const defaults = {
   group: 'ingest-inbox',
   /** Delay before a file whose event could not be published is tried again. */
   retryMs: 5_000,
+  /** Files whose completeness is checked at once (each check opens the file). */
+  checkConcurrency: 8,
 } as const;
 
-interface Tracked {
-  /** Last state seen; undefined until the first look. */
-  state: InboxFileState | undefined;
-  /** When `state` was first seen unchanged (monotonic ms). */
-  since: number;
+interface Tracked extends WatchedUpload {
+  /** Waiting in `ready` or being claimed: not looked at until that settles. */
   queued: boolean;
+  /** Set when it is taken although it still looks incomplete. */
+  takenIncomplete: IncompleteUpload | undefined;
 }
 
 /**
  * Watches the inbox folder: every regular file dropped at its top level is published once as an
- * ImageReceived event, after its size and mtime have stayed unchanged for `stableMs` (slow
- * writers and rename-into-place alike), then filed under done/ or failed/ by its ImageProcessed
- * answer. chokidar only says where to look; stability is checked here by polling lstat, because
- * chokidar's awaitWriteFinish looks at the size only. Empty files wait until they have bytes (a
- * writer often creates the file first). Files left in .processing/ by a crash are taken first.
+ * ImageReceived event, then filed under done/ or failed/ by its ImageProcessed answer. A file is
+ * taken once its size and mtime have stayed unchanged for `stableMs` and its own format says it
+ * is whole (image-completeness.ts: JPEG end marker, PNG IEND…); a file whose format says bytes
+ * are missing is held back — an upload paused mid-way — until it has not changed for
+ * `incompleteMs`, reported after a while, then taken as it is. A file that grows again is the
+ * same upload, waited for again; a file is claimed only if it is unchanged since it was judged.
+ * chokidar only says where to look; files are polled with lstat, because chokidar's
+ * awaitWriteFinish looks at the size only. Empty files wait until they have bytes (a writer often
+ * creates the file first). Files left in .processing/ by a crash are taken first.
  */
 export async function startInboxWatcher(options: InboxWatcherOptions): Promise<InboxWatcher> {
   const inboxDir = resolve(options.inboxDir);
   const stableMs = options.stableMs ?? defaults.stableMs;
+  const incompleteMs = Math.max(stableMs, options.incompleteMs ?? defaults.incompleteMs);
+  const limits: UploadLimits = { stableMs, incompleteMs, warnIncompleteMs: warnIncompleteAfterMs(stableMs, incompleteMs) };
   const concurrency = Math.max(1, options.concurrency ?? defaults.concurrency);
   const closeGraceMs = options.closeGraceMs ?? defaults.closeGraceMs;
   const rescanMs = options.rescanMs ?? defaults.rescanMs;
@@ -84,7 +98,54 @@ export async function startInboxWatcher(options: InboxWatcherOptions): Promise<I
 
   const consider = (name: string): void => {
     if (closing || !isInboxCandidateName(name) || tracked.has(name)) return;
-    tracked.set(name, { state: undefined, since: performance.now(), queued: false });
+    tracked.set(name, { ...newUpload(performance.now()), queued: false, takenIncomplete: undefined });
+  };
+
+  /** Acts on an upload's next step; returns true when its completeness must be checked. */
+  const advance = (name: string, t: Tracked, now: number): boolean => {
+    const step = nextStep(t, now, limits);
+    if (step === 'check') return true;
+    if (step === 'wait') return false;
+    const c = t.completeness;
+    const missing = c?.isComplete === false ? c.missing : undefined;
+    const about = { file: name, format: c?.format, missing, unchangedMs: Math.round(now - t.since), incompleteMs };
+    if (step === 'warn') {
+      t.hasWarned = true;
+      log.warn(about, 'inbox file looks incomplete and has stopped growing; waiting for the rest');
+      return advance(name, t, now); // already past the limit when the look came late
+    }
+    if (step === 'take-incomplete') {
+      // no verdict at all: every check failed; the claim or the read will say why
+      t.takenIncomplete = { format: c?.format, missing: missing ?? 'a completeness check (its bytes could not be read)', unchangedMs: now - t.since };
+      log.warn(about, 'inbox file still incomplete after the limit; taking it as it is');
+    }
+    t.queued = true;
+    ready.push(name);
+    return false;
+  };
+
+  /** Reads the head and tail of files that just became stable, a few at a time. */
+  const check = async (names: string[]): Promise<void> => {
+    const next = names.values();
+    const worker = async (): Promise<void> => {
+      for (const name of next) {
+        const t = tracked.get(name);
+        if (t === undefined) continue;
+        const seen = await folder.inspect(name).catch((err: unknown) => {
+          // checked again at the next look; never judged, it is taken after incompleteMs
+          if (!t.hasFailedCheck) log.warn({ err, file: name }, 'inbox file could not be checked for completeness; trying again');
+          t.hasFailedCheck = true;
+          return undefined;
+        });
+        if (seen === undefined) continue; // gone (the next look drops it), or the check failed
+        const now = performance.now();
+        // a verdict holds for the state it was made on: a file changed meanwhile waits again instead
+        observe(t, seen.state, now);
+        if (t.completeness === undefined && now - t.since >= stableMs) t.completeness = seen.completeness;
+        advance(name, t, now);
+      }
+    };
+    await Promise.all(Array.from({ length: defaults.checkConcurrency }, worker));
   };
 
   let polling = false;
@@ -95,18 +156,18 @@ export async function startInboxWatcher(options: InboxWatcherOptions): Promise<I
       const looks = [...tracked].filter(([, t]) => !t.queued);
       const states = await Promise.all(looks.map(([name]) => folder.state(name).catch(() => undefined)));
       const now = performance.now();
+      const toCheck: string[] = [];
       looks.forEach(([name, t], i) => {
         const state = states[i];
         if (state === undefined) {
           tracked.delete(name); // gone, or not a regular file
-        } else if (t.state === undefined || !sameState(t.state, state) || state.size === 0) {
-          t.state = state;
-          t.since = now;
-        } else if (now - t.since >= stableMs) {
-          t.queued = true;
-          ready.push(name);
+          return;
         }
+        observe(t, state, now);
+        if (advance(name, t, now)) toCheck.push(name);
       });
+      pump();
+      await check(toCheck);
     } finally {
       polling = false;
     }
@@ -140,13 +201,13 @@ export async function startInboxWatcher(options: InboxWatcherOptions): Promise<I
         throw err;
       }
       if (outcome === 'changed') {
-        // written to again after it looked stable: watch it once more
-        Object.assign(t, { state: undefined, since: performance.now(), queued: false });
+        // written to again after it was judged: the same upload, waited for once more
+        Object.assign(t, newUpload(performance.now()), { queued: false, takenIncomplete: undefined });
         return;
       }
       tracked.delete(next); // from now on the name is free for a new file
       if (outcome === 'gone') return;
-      file = outcome;
+      file = t.takenIncomplete === undefined ? outcome : { ...outcome, incomplete: t.takenIncomplete };
     } else {
       file = next;
     }
@@ -203,7 +264,7 @@ export async function startInboxWatcher(options: InboxWatcherOptions): Promise<I
   const pollTimer = setInterval(() => void poll().catch((err: unknown) => log.error({ err }, 'inbox poll failed')), Math.max(20, Math.min(250, Math.round(stableMs / 4))));
   const rescanTimer =
     rescanMs > 0 ? setInterval(() => void rescan().catch((err: unknown) => log.error({ err }, 'inbox rescan failed')), rescanMs) : undefined;
-  log.info({ inboxDir, stableMs, concurrency }, 'watching the inbox');
+  log.info({ inboxDir, stableMs, incompleteMs, concurrency }, 'watching the inbox');
 
   let closed: Promise<void> | undefined;
   return {

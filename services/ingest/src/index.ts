@@ -5,6 +5,7 @@ export {
   processInboxFile,
   type ClaimedInboxFile,
   type ImageSubmitter,
+  type IncompleteUpload,
   type InboxFailure,
   type InboxFileStore,
   type InboxOutcome,

@@ -14,6 +14,7 @@ try {
     bus,
     log: log.child({ component: 'inbox' }),
     stableMs: config.inbox.stableMs,
+    incompleteMs: config.inbox.incompleteMs,
     maxInlineBytes: config.face.decode.maxBytes,
     // each ingest process waits for the answers to its own files
     group: `ingest-inbox-${randomUUID()}`,

@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { toAppError, type ImageProcessed, type ImageReceived } from '@facewatch/core';
+import { ErrorCode, toAppError, type ImageProcessed, type ImageReceived } from '@facewatch/core';
+
+/** Why a file was taken although its format said bytes were missing. */
+export interface IncompleteUpload {
+  /** The format its first bytes name; undefined when too short to tell. */
+  format: string | undefined;
+  /** What its format says is missing, e.g. "the end-of-image marker (FF D9)". */
+  missing: string;
+  /** How long it had not changed when it was taken (INBOX_INCOMPLETE_MS or more). */
+  unchangedMs: number;
+}
 
 /** A file taken out of the inbox into .processing/, under the event id it is published with. */
 export interface ClaimedInboxFile {
@@ -8,6 +18,8 @@ export interface ClaimedInboxFile {
   name: string;
   /** Where it is now (inside .processing/). */
   path: string;
+  /** Set when it was taken after INBOX_INCOMPLETE_MS without ever looking complete. */
+  incomplete?: IncompleteUpload;
 }
 
 /** Written next to a failed file as `<name>.error.json`. */
@@ -18,6 +30,8 @@ export interface InboxFailure {
   image_id: string | null;
   event_id: string;
   failed_at: string;
+  /** Only for a file taken while its format still said bytes were missing. */
+  incomplete?: { format: string | null; missing: string; unchanged_ms: number };
 }
 
 export interface InboxFileStore {
@@ -48,7 +62,9 @@ export interface ProcessInboxFileDeps {
 /**
  * The inbox use case for one claimed file: read it, publish ImageReceived, wait for the matching
  * ImageProcessed, then file it under done/ or failed/ (with the error). A file that cannot be read
- * fails without reaching the matcher.
+ * fails without reaching the matcher. A file taken while it still looked incomplete goes the same
+ * way (it may decode: some writers append data after the image's end), and if it fails, its
+ * failure says it was incomplete.
  */
 export async function processInboxFile(file: ClaimedInboxFile, deps: ProcessInboxFileDeps, signal: AbortSignal): Promise<InboxOutcome> {
   const now = deps.now ?? (() => new Date());
@@ -57,8 +73,8 @@ export async function processInboxFile(file: ClaimedInboxFile, deps: ProcessInbo
     bytes = await deps.store.read(file);
   } catch (err) {
     const error = toAppError(err);
-    const failure = { code: error.code, message: error.message, image_id: null, event_id: file.eventId, failed_at: now().toISOString() };
-    return { status: 'failed', movedTo: await deps.store.markFailed(file, failure), code: error.code };
+    const failure = failureOf(file, error, null, now());
+    return { status: 'failed', movedTo: await deps.store.markFailed(file, failure), code: failure.code };
   }
   const event: ImageReceived = {
     event_id: file.eventId,
@@ -75,14 +91,24 @@ export async function processInboxFile(file: ClaimedInboxFile, deps: ProcessInbo
     return { status: 'left', reason: err };
   }
   if (result.error !== null) {
-    const failure: InboxFailure = {
-      code: result.error.code,
-      message: result.error.message,
-      image_id: result.image_id,
-      event_id: file.eventId,
-      failed_at: now().toISOString(),
-    };
-    return { status: 'failed', movedTo: await deps.store.markFailed(file, failure), code: result.error.code };
+    const failure = failureOf(file, result.error, result.image_id, now());
+    return { status: 'failed', movedTo: await deps.store.markFailed(file, failure), code: failure.code };
   }
   return { status: 'done', movedTo: await deps.store.markDone(file), imageId: result.image_id };
+}
+
+/** Codes a decoder gives a truncated file: for an incomplete upload they mean IMAGE_CORRUPT (truncated data). */
+const decodeFailures: ReadonlySet<string> = new Set([ErrorCode.IMAGE_CORRUPT, ErrorCode.IMAGE_UNSUPPORTED_FORMAT, ErrorCode.IMAGE_EMPTY]);
+
+function failureOf(file: ClaimedInboxFile, error: { code: string; message: string }, imageId: string | null, at: Date): InboxFailure {
+  const base = { image_id: imageId, event_id: file.eventId, failed_at: at.toISOString() };
+  const incomplete = file.incomplete;
+  if (incomplete === undefined) return { code: error.code, message: error.message, ...base };
+  const what = incomplete.format === undefined ? 'the file' : `the ${incomplete.format.toUpperCase()} file`;
+  return {
+    code: decodeFailures.has(error.code) ? ErrorCode.IMAGE_CORRUPT : error.code,
+    message: `incomplete upload: ${what} lacks ${incomplete.missing} and did not change for ${Math.round(incomplete.unchangedMs / 100) / 10} s, so it was taken as it was; ${error.message}`,
+    ...base,
+    incomplete: { format: incomplete.format ?? null, missing: incomplete.missing, unchanged_ms: Math.round(incomplete.unchangedMs) },
+  };
 }
