@@ -4,6 +4,8 @@ import {
   imageReferenceResolver,
   imageSourcePolicy,
   InProcessBus,
+  metrics,
+  provideGauge,
   resolveImageInput,
   type AppConfig,
   type Logger,
@@ -73,6 +75,7 @@ export async function startEmbedded(config: AppConfig, log: Logger): Promise<{ c
     incompleteMs: config.inbox.incompleteMs,
     maxInlineBytes: config.face.decode.maxBytes,
   });
+  provideGauge(metrics.inboxPending, () => inbox.pending);
   log.info({ inbox: config.inbox.dir, blacklist: config.storage.blacklistDir }, 'facewatch is running (embedded profile)');
 
   return {

@@ -328,6 +328,7 @@ describe(`${profile} over HTTP`, () => {
       assert.match(text, /^facewatch_faces_processed_total\{decision="match"\} [1-9]/m);
       assert.match(text, /^facewatch_alerts_total\{decision="match"\} [1-9]/m);
       assert.match(text, /^facewatch_inference_queue_depth \d+$/m);
+      assert.match(text, /^facewatch_inbox_pending_files \d+$/m);
     }
   });
 

@@ -34,6 +34,8 @@ export interface InboxWatcherOptions {
 
 export interface InboxWatcher {
   readonly inboxDir: string;
+  /** Files seen and not yet finished: waiting to be taken, or taken and waiting for their result (a queue depth). */
+  readonly pending: number;
   /**
    * Stops watching and taking files, then waits up to `closeGraceMs` for files in flight. Files
    * still waiting for their result stay in .processing/ and are taken first at the next start;
@@ -269,6 +271,9 @@ export async function startInboxWatcher(options: InboxWatcherOptions): Promise<I
   let closed: Promise<void> | undefined;
   return {
     inboxDir,
+    get pending() {
+      return tracked.size + inFlight.size;
+    },
     close: () =>
       (closed ??= (async () => {
         closing = true;

@@ -1,5 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { createLogger, isAppError, loadConfig, registerShutdown, requireScaleProfile, startKafkaBus, type Logger } from '@facewatch/core';
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { createLogger, isAppError, loadConfig, metrics, provideGauge, registerShutdown, requireScaleProfile, serveMetrics, startKafkaBus, type Logger } from '@facewatch/core';
 import { startInboxWatcher } from './inbox-watcher.js';
 
 // `npm run start:ingest`: the watched inbox of the scale profile, publishing to Kafka.
@@ -16,11 +17,15 @@ try {
     stableMs: config.inbox.stableMs,
     incompleteMs: config.inbox.incompleteMs,
     maxInlineBytes: config.face.decode.maxBytes,
-    // each ingest process waits for the answers to its own files
-    group: `ingest-inbox-${randomUUID()}`,
+    // each ingest process waits for the answers to its own files: its own group, named after its
+    // host and folder so that a restart reuses it instead of leaving a group behind on the broker
+    group: `ingest-inbox-${hostname()}-${createHash('sha256').update(config.inbox.dir).digest('hex').slice(0, 12)}`,
   });
+  provideGauge(metrics.inboxPending, () => inbox.pending);
+  const metricsServer = config.scale.metricsPort === undefined ? undefined : await serveMetrics(config.scale.metricsPort, config.api.host, log);
   registerShutdown(
     [
+      { name: 'metrics', close: () => new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r())) },
       { name: 'inbox', close: () => inbox.close() },
       { name: 'kafka', close: () => bus.close() },
     ],
