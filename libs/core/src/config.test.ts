@@ -83,6 +83,8 @@ describe('loadConfig', () => {
         gates: { minEyeDistancePx: 16, minDetectionScore: 0.8, minSharpness: 0.025, maxYawDeg: 50, maxPitchDeg: 45, maxEdgeCut: 0.1 },
         referenceGates: { minEyeDistancePx: 28, minDetectionScore: 0.8, minSharpness: 0.025, maxYawDeg: 50, maxPitchDeg: 45, maxEdgeCut: 0.1 },
       },
+      cli: { serverUrl: 'http://127.0.0.1:8000' },
+      retention: { resultDays: undefined, alertDays: undefined, intervalMs: 3_600_000 },
       webhooks: { maxAttempts: 10, retryInitialMs: 1000, retryMaxMs: 3_600_000, timeoutMs: 10_000, pollMs: 1000 },
       // no server path is readable and no private address fetchable until configured
       imageSource: { pathRoots: [], url: { allowPrivate: false, allowedHosts: [], timeoutMs: 10_000, maxRedirects: 3 } },

@@ -145,6 +145,15 @@ export interface ApiConfig {
   instanceId: string | undefined;
 }
 
+/** How long results and alerts are kept (the scheduled purge in the API process). Undefined: forever. */
+export interface RetentionConfig {
+  /** Processed results, their image copies and evidence crops. */
+  resultDays: number | undefined;
+  /** Alerts and review items (with their verdicts). */
+  alertDays: number | undefined;
+  intervalMs: number;
+}
+
 /** Delivery of alerts to webhooks (the outbox dispatcher in the API process). */
 export interface WebhookConfig {
   /** Tries per delivery before it is given up (status failed, last error kept). */
@@ -181,6 +190,12 @@ export interface ScaleConfig {
   metricsPort: number | undefined;
 }
 
+/** The `facewatch` admin commands: which server they talk to. */
+export interface CliConfig {
+  /** FACEWATCH_URL; default http://<HOST>:<PORT> (a running server on this machine). */
+  serverUrl: string;
+}
+
 export interface AppConfig {
   backend: ProcessingBackend;
   /** Set when backend is aws_rekognition. */
@@ -192,6 +207,8 @@ export interface AppConfig {
   face: FaceConfig;
   decision: DecisionConfig;
   webhooks: WebhookConfig;
+  retention: RetentionConfig;
+  cli: CliConfig;
   imageSource: ImageSourceConfig;
   inbox: InboxConfig;
 }
@@ -387,6 +404,10 @@ const envSchema = z.object({
   FACE_WORKERS: intVar(defaultWorkers, 1, 64),
   FACE_TASKS_PER_WORKER: intVar(2, 1, 16),
   FACE_MAX_QUEUED: intVar(256, 1, 100_000),
+  FACEWATCH_URL: optionalString,
+  RETENTION_DAYS: numberVar(undefined, 0.0000001, 36_500),
+  ALERT_RETENTION_DAYS: numberVar(undefined, 0.0000001, 36_500),
+  RETENTION_INTERVAL_MS: intVar(3_600_000, 100, 86_400_000),
   WEBHOOK_MAX_ATTEMPTS: intVar(10, 1, 100),
   WEBHOOK_RETRY_INITIAL_MS: intVar(1000, 10, 3_600_000),
   WEBHOOK_RETRY_MAX_MS: intVar(3_600_000, 10, 86_400_000),
@@ -508,6 +529,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
         maxEdgeCut: e.FACE_MAX_EDGE_CUT,
       },
     },
+    cli: { serverUrl: (e.FACEWATCH_URL ?? `http://${e.HOST === undefined || e.HOST === '0.0.0.0' ? '127.0.0.1' : e.HOST}:${e.PORT}`).replace(/\/+$/, '') },
+    retention: { resultDays: e.RETENTION_DAYS, alertDays: e.ALERT_RETENTION_DAYS, intervalMs: e.RETENTION_INTERVAL_MS },
     webhooks: {
       maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
       retryInitialMs: e.WEBHOOK_RETRY_INITIAL_MS,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AlertRecord, DeliveryRecord, NewAlert, ReviewStatus, WebhookFilters, WebhookRecord } from './types.js';
+import type { AlertRecord, DeliveryRecord, FaceRecord, NewAlert, ProcessedImage, ReviewStatus, WebhookFilters, WebhookRecord } from './types.js';
 
 // Row shapes and mapping shared by the SQLite and PostgreSQL alert, webhook and outbox
 // repositories, so the two stores cannot drift apart in what they return.
@@ -81,7 +81,7 @@ export const alertUpsertSet = `image_id = excluded.image_id, face_index = exclud
   distance = excluded.distance, threshold = excluded.threshold, decision_reason = excluded.decision_reason, decision_detail = excluded.decision_detail,
   identity = excluded.identity, reference_image_id = excluded.reference_image_id, reference_face_id = excluded.reference_face_id,
   facial_area = excluded.facial_area, identifier = excluded.identifier, processed_at = excluded.processed_at,
-  processed_at_text = excluded.processed_at_text, model = excluded.model, embedding = excluded.embedding`;
+  processed_at_text = excluded.processed_at_text, model = excluded.model, embedding = coalesce(excluded.embedding, alerts.embedding)`;
 
 /** Does a webhook take this alert? */
 export function webhookTakes(filters: WebhookFilters, alert: Pick<NewAlert, 'decision' | 'person_id'>): boolean {
@@ -144,5 +144,41 @@ export function toDelivery(row: DeliveryRow): DeliveryRecord {
     last_status: row.last_status,
     created_at: row.created_at,
     delivered_at: row.delivered_at,
+  };
+}
+
+const hash = (...parts: string[]): string => createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 32);
+
+/** Alert id: image + face + model + person, so a redelivery (or a replay) repeats the same id. */
+export const alertIdFor = (imageId: string, faceIndex: number, modelName: string, personId: string): string => hash(imageId, String(faceIndex), modelName, personId);
+
+/** The alert (match) or review item a decided face gives, stored with its result; none for unknown faces. */
+export function alertForFace(result: ProcessedImage, face: FaceRecord, embedding: Float32Array | null, model: string): NewAlert | undefined {
+  if (face.decision === 'unknown') return undefined;
+  const match = face.decision === 'match' ? face.blacklist_matches[0] : undefined;
+  const candidate = match ? face.candidates.find((c) => c.person_id === match.person_id) : face.candidates[0];
+  const personId = match?.person_id ?? candidate?.person_id;
+  if (!personId || (!match && !candidate)) return undefined;
+  return {
+    id: alertIdFor(result.id, face.face_index, result.model_name, personId),
+    image_id: result.id,
+    face_index: face.face_index,
+    decision: face.decision,
+    person_id: personId,
+    name: match?.name ?? candidate!.name,
+    score: face.score,
+    match_confidence: face.match_confidence,
+    distance: match?.distance ?? candidate!.distance,
+    threshold: match?.threshold ?? null,
+    decision_reason: face.decision_reason,
+    decision_detail: face.decision_detail,
+    identity: match?.identity ?? candidate!.identity,
+    reference_image_id: candidate?.reference_image_id ?? null,
+    reference_face_id: candidate?.reference_face_id ?? null,
+    facial_area: { x: face.facial_area.x, y: face.facial_area.y, w: face.facial_area.w, h: face.facial_area.h },
+    identifier: result.image_path_or_identifier,
+    processed_at: result.processed_at,
+    model,
+    embedding,
   };
 }

@@ -201,7 +201,7 @@ export interface ProcessedQuery {
 export interface ResultExtras {
   /** Match and review faces; the image's other alerts are removed (a re-scored redelivery). */
   alerts?: readonly NewAlert[];
-  /** Crops of the faces. */
+  /** Crops of the faces; when absent, the result's crops stay as they are. */
   evidence?: readonly FaceEvidence[];
 }
 
@@ -215,6 +215,18 @@ export interface ProcessedRepository {
   get(id: string): Promise<ProcessedImage | undefined>;
   /** Newest first. */
   list(query: ProcessedQuery): Promise<{ total_items: number; items: ProcessedImage[] }>;
+  /**
+   * Retention: deletes the results processed before `before` with their faces, matches and
+   * evidence (not their alerts, which have their own retention). Returns how many, and the
+   * stored_image_path of each, whose files the caller removes.
+   */
+  purge(before: string): Promise<{ results: number; copies: string[] }>;
+  /**
+   * Erasure of a person from the stored results: their matches and candidates are marked erased
+   * (person id, name and reference path replaced), their alerts deleted with the probe
+   * embeddings, and the crops of the faces matched to them deleted.
+   */
+  erasePerson(personId: string): Promise<ErasureReport>;
 }
 
 export type ReviewStatus = 'pending' | 'confirmed' | 'rejected';
@@ -300,6 +312,8 @@ export interface AlertRepository {
   review(id: string, verdict: { status: Exclude<ReviewStatus, 'pending'>; note: string | null; by: string | null; at: string }): Promise<AlertRecord | undefined>;
   /** Embeddings of faces reviewers rejected (known strangers), of one embedding model. */
   rejectedEmbeddings(model: string): Promise<Float32Array[]>;
+  /** Retention: deletes the alerts of results processed before `before`; returns how many. */
+  purge(before: string): Promise<number>;
 }
 
 export interface EvidenceRepository {
@@ -369,6 +383,50 @@ export interface DeliveryRepository {
   list(webhookId: string, options: { offset?: number; limit?: number; status?: DeliveryStatus }): Promise<{ total_items: number; items: DeliveryRecord[] }>;
 }
 
+/** One entry of the audit log: who did what, when and from where. Never changed or removed. */
+export interface AuditEntry {
+  seq: number;
+  /** ISO-8601. */
+  at: string;
+  /** The API key's name, `cli`, `service` (scheduled work), or null when the API is open. */
+  actor: string | null;
+  /** Where from: the client's address, or the process. */
+  source: string | null;
+  /** e.g. person.create, person.update, person.delete, reference.add, watchlist.export, watchlist.import, alert.review, image.search, retention.purge */
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  details: Record<string, unknown> | null;
+}
+
+export interface AuditQuery {
+  offset?: number;
+  limit?: number;
+  action?: string;
+  actor?: string;
+  targetId?: string;
+  /** ISO-8601: at or after it. */
+  since?: string;
+}
+
+export interface AuditRepository {
+  append(entry: Omit<AuditEntry, 'seq'>): Promise<AuditEntry>;
+  /** Newest first. */
+  list(query: AuditQuery): Promise<{ total_items: number; items: AuditEntry[] }>;
+}
+
+/** What erasing a person removed from the stored results. */
+export interface ErasureReport {
+  /** face_matches rows naming the person, now marked erased. */
+  matches: number;
+  /** Alerts and review items of the person, deleted (with their probe embeddings). */
+  alerts: number;
+  /** Crops of the faces matched to the person, deleted. */
+  evidence: number;
+  /** Faces whose stored candidates named the person, now marked erased. */
+  faces: number;
+}
+
 /** One open store: the repositories and a vector index per embedding model. */
 export interface Store {
   persons: PersonRepository;
@@ -378,6 +436,7 @@ export interface Store {
   evidence: EvidenceRepository;
   webhooks: WebhookRepository;
   deliveries: DeliveryRepository;
+  audit: AuditRepository;
   vectorIndex(model: string, dimensions: number): Promise<VectorIndex>;
   /** A cheap round trip proving the store answers (readiness). */
   ping(): Promise<void>;

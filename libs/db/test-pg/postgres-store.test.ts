@@ -58,8 +58,8 @@ describe('PostgreSQL store', () => {
           [a.schema, b.schema].sort(),
         ]),
       );
-      // 10 data tables, schema_migrations, vector_indexes and one vector table each
-      assert.deepEqual(tables.rows, [a.schema, b.schema].sort().map((schema) => ({ schema, n: 13 })));
+      // 11 data tables, schema_migrations, vector_indexes and one vector table each
+      assert.deepEqual(tables.rows, [a.schema, b.schema].sort().map((schema) => ({ schema, n: 14 })));
     } finally {
       await a.done();
       await b.done();
@@ -71,7 +71,7 @@ describe('PostgreSQL store', () => {
     const stores = await Promise.all(Array.from({ length: 4 }, () => openPostgresStore({ connectionString: databaseUrl(), schema, poolSize: 2 })));
     try {
       const migrations = await withAdmin((c) => c.query<{ version: number; name: string; applied_at: Date }>(`SELECT version, name, applied_at FROM ${q(schema)}.schema_migrations ORDER BY version`));
-      assert.deepEqual(migrations.rows.map((m) => m.version), [1, 2, 3, 4]);
+      assert.deepEqual(migrations.rows.map((m) => m.version), [1, 2, 3, 4, 5]);
       // the stores share the data, and a new model opened by all at once gets one table
       const indexes = await Promise.all(stores.map((s) => s.vectorIndex('fr_feature', 4)));
       await indexes[0]!.upsert([{ id: 'a', vector: new Float32Array([1, 0, 0, 0]) }]);
@@ -103,8 +103,21 @@ describe('PostgreSQL store', () => {
         name: 'AppError',
         code: 'DB_UNAVAILABLE',
         retryable: false,
-        details: { schema, schemaVersion: 99, knownVersion: 4 },
+        details: { schema, schemaVersion: 99, knownVersion: 5 },
       });
+    } finally {
+      await done();
+    }
+  });
+
+  test('the audit log is append-only: the database itself refuses updates, deletes and truncation', async () => {
+    const { store, schema, done } = await freshStore('audit');
+    try {
+      await store.audit.append({ at: new Date().toISOString(), actor: 'desk', source: 'test', action: 'person.create', target_type: 'person', target_id: 'p1', details: null });
+      for (const sql of [`UPDATE ${q(schema)}.audit_log SET actor = 'someone else'`, `DELETE FROM ${q(schema)}.audit_log`, `TRUNCATE ${q(schema)}.audit_log`]) {
+        await assert.rejects(withAdmin((c) => c.query(sql)), /append-only/, sql);
+      }
+      assert.equal((await store.audit.list({})).items[0]?.actor, 'desk');
     } finally {
       await done();
     }

@@ -31,7 +31,7 @@ describe('SQLite store on a file', () => {
       await first.close();
 
       const migrations = rawRows<{ version: number; name: string; applied_at: string }>(path, 'SELECT version, name, applied_at FROM schema_migrations ORDER BY version');
-      assert.deepEqual(migrations.map((m) => m.version), [1, 2, 3, 4]);
+      assert.deepEqual(migrations.map((m) => m.version), [1, 2, 3, 4, 5]);
       assert.deepEqual(rawRows(path, 'PRAGMA journal_mode'), [{ journal_mode: 'wal' }]);
 
       const second = await openSqliteStore({ path });
@@ -44,6 +44,26 @@ describe('SQLite store on a file', () => {
       }
       // same rows, same applied_at: nothing was applied again
       assert.deepEqual(rawRows(path, 'SELECT version, name, applied_at FROM schema_migrations ORDER BY version'), migrations);
+    } finally {
+      temp.remove();
+    }
+  });
+
+  test('the audit log is append-only: the database itself refuses updates and deletes', async () => {
+    const temp = tempDir();
+    const path = join(temp.dir, 'facewatch.db');
+    try {
+      const store = await openSqliteStore({ path });
+      await store.audit.append({ at: new Date().toISOString(), actor: 'desk', source: 'test', action: 'person.create', target_type: 'person', target_id: 'p1', details: null });
+      await store.close();
+      const db = new Database(path);
+      try {
+        assert.throws(() => db.prepare("UPDATE audit_log SET actor = 'someone else'").run(), /append-only/);
+        assert.throws(() => db.prepare('DELETE FROM audit_log').run(), /append-only/);
+        assert.equal(db.prepare('SELECT actor FROM audit_log').pluck().get(), 'desk');
+      } finally {
+        db.close();
+      }
     } finally {
       temp.remove();
     }
@@ -153,7 +173,7 @@ describe('SQLite store on a file', () => {
       const db = new Database(path);
       db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'from the future', '2030-01-01T00:00:00.000Z')").run();
       db.close();
-      await assert.rejects(openSqliteStore({ path }), { name: 'AppError', code: 'DB_UNAVAILABLE', retryable: false, details: { schemaVersion: 99, knownVersion: 4 } });
+      await assert.rejects(openSqliteStore({ path }), { name: 'AppError', code: 'DB_UNAVAILABLE', retryable: false, details: { schemaVersion: 99, knownVersion: 5 } });
 
       await assert.rejects(openSqliteStore({ path: temp.dir }), { name: 'AppError', code: 'DB_UNAVAILABLE', retryable: false });
 

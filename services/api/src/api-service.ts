@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { metrics, provideGauge, type EventBus, type FaceConfig, type ImageSourcePolicy, type Logger, type WebhookConfig } from '@facewatch/core';
+import { metrics, provideGauge, type EventBus, type FaceConfig, type ImageSourcePolicy, type Logger, type RetentionConfig, type WebhookConfig } from '@facewatch/core';
 import type { Store } from '@facewatch/db';
 import { buildApp } from './app.js';
 import { BlacklistFolder } from './blacklist/blacklist-folder.js';
@@ -9,6 +9,7 @@ import type { ApiDeps, ApiSettings } from './deps.js';
 import { ReplyWaiter } from './replies.js';
 import { AlertHub } from './alerts/alert-hub.js';
 import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
+import { startRetention } from './admin/retention.js';
 import { hostname } from 'node:os';
 
 export interface ApiServiceOptions {
@@ -25,6 +26,8 @@ export interface ApiServiceOptions {
   processedDir: string;
   /** Webhook deliveries (the outbox dispatcher runs in the API process). */
   webhooks: WebhookConfig;
+  /** The scheduled purge of old results and alerts. */
+  retention: RetentionConfig;
   /** Which URLs webhooks may call (the image-URL guard). */
   urlPolicy: Pick<ImageSourcePolicy, 'url'>;
   /** The process's name in consumer groups (API_INSTANCE_ID); default `<host>-<port>`. */
@@ -70,6 +73,10 @@ export async function startApi(options: ApiServiceOptions): Promise<ApiService> 
   const heartbeat = setInterval(() => alertHub.heartbeat(), options.settings.sseHeartbeatMs);
   heartbeat.unref();
   dispatcher.start();
+  const retention = startRetention(
+    { store: options.store, processedDir: options.processedDir, log: log.child({ component: 'retention' }) },
+    { retentionDays: options.retention.resultDays, alertRetentionDays: options.retention.alertDays, intervalMs: options.retention.intervalMs },
+  );
   provideGauge(metrics.sseClients, () => alertHub.size);
   provideGauge(metrics.outboxPending, () => options.store.deliveries.countPending().catch(() => 0));
   const app = buildApp({ ...options, log, watchlist, replies, alertHub });
@@ -94,6 +101,7 @@ export async function startApi(options: ApiServiceOptions): Promise<ApiService> 
       });
       clearInterval(heartbeat);
       await dispatcher.stop();
+      await retention.stop();
       await watcher?.close();
       await replies.close();
     },

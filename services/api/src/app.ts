@@ -14,12 +14,13 @@ import { blacklistRoutes } from './routes/blacklist.js';
 import { calibrationRoutes } from './routes/calibration.js';
 import { evidenceRoutes } from './routes/evidence.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { adminRoutes } from './routes/admin.js';
 import { detectRoutes } from './routes/detect.js';
 import { healthRoutes } from './routes/health.js';
 import { processRoutes } from './routes/process.js';
 
 export function apiRoutes(deps: ApiDeps): RouteSpec[] {
-  return [...healthRoutes(deps), ...detectRoutes(deps), ...processRoutes(deps), ...blacklistRoutes(deps), ...alertRoutes(deps), ...evidenceRoutes(deps), ...webhookRoutes(deps), ...calibrationRoutes(deps)] as RouteSpec[];
+  return [...healthRoutes(deps), ...detectRoutes(deps), ...processRoutes(deps), ...blacklistRoutes(deps), ...alertRoutes(deps), ...evidenceRoutes(deps), ...webhookRoutes(deps), ...calibrationRoutes(deps), ...adminRoutes(deps)] as RouteSpec[];
 }
 
 const swaggerDir = (): string => join(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'), '..');
@@ -47,6 +48,25 @@ const reviewFiles: Record<string, { type: string; body: string }> = {
   '/review/app.css': { type: 'text/css', body: reviewCss },
 };
 
+/** Who did it: the API key's name, `api-key` for the single API_KEY, or null when the API is open. */
+export function actorOf(deps: Pick<ApiDeps, 'settings'>, ctx: Koa.Context): string | null {
+  return (ctx.state['apiKeyName'] as string | undefined) ?? (deps.settings.apiKey ? 'api-key' : null);
+}
+
+async function recordAudit(deps: ApiDeps, ctx: Koa.Context, audit: NonNullable<RouteSpec['audit']>, input: { body: unknown; query: unknown }): Promise<void> {
+  const answer = (ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body) ? ctx.body : {}) as Record<string, unknown>;
+  const targetId = (ctx.params['id'] as string | undefined) ?? (typeof answer['id'] === 'string' ? answer['id'] : null);
+  await deps.store.audit.append({
+    at: new Date().toISOString(),
+    actor: actorOf(deps, ctx),
+    source: ctx.ip || null,
+    action: audit.action,
+    target_type: audit.target ?? null,
+    target_id: audit.target ? targetId : null,
+    details: audit.details?.(ctx, input) ?? null,
+  });
+}
+
 /** Builds the Koa application without listening, so tests drive it with no port. */
 export function buildApp(deps: ApiDeps): Koa {
   const app = new Koa({ proxy: false });
@@ -61,6 +81,7 @@ export function buildApp(deps: ApiDeps): Koa {
       const body = r.body ? validate(r.body, await readJson(ctx, deps.settings.maxBodyBytes), 'body') : undefined;
       const query = r.query ? validate(r.query, ctx.query, 'query') : undefined;
       await r.handler(ctx, { body, query } as never);
+      if (r.audit && ctx.status < 400) await recordAudit(deps, ctx, r.audit, { body, query });
     };
     // both /path and /path/ are served, as clients of the replaced server call either
     const paths = r.path === '/' ? ['/'] : [r.path, `${r.path}/`];

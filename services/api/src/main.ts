@@ -27,6 +27,7 @@ try {
     blacklistDir: config.storage.blacklistDir,
     processedDir: config.storage.processedDir,
     webhooks: config.webhooks,
+    retention: config.retention,
     urlPolicy: imageSourcePolicy(config),
     instanceId: config.api.instanceId,
     port: config.api.port,

@@ -40,6 +40,7 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Rec
     }
     if (parameters.length > 0) op['parameters'] = parameters;
     if (r.body) op['requestBody'] = { required: true, content: { 'application/json': { schema: toSchema(r.body, 'input') } } };
+    if (r.rawBody) op['requestBody'] = { required: true, description: r.rawBody.description, content: { [r.rawBody.contentType]: { schema: { type: 'string' } } } };
     if (r.multipart) {
       const properties: Record<string, unknown> = {};
       const required: string[] = [];

@@ -21,6 +21,13 @@ export interface RouteSpec<B extends z.ZodType = z.ZodType, Q extends z.ZodType 
   responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
   /** Open without an API key (health, readiness). */
   isPublic?: boolean;
+  /** A body the handler reads itself (a stream, e.g. NDJSON): documented, not parsed as JSON. */
+  rawBody?: { contentType: string; description: string };
+  /**
+   * Recorded in the audit log when the request succeeds: the action, the kind of target (its id
+   * from the path's `:id`, else the answer's `id`), and details from the request and answer.
+   */
+  audit?: { action: string; target?: string; details?: (ctx: Context, input: { body: unknown; query: unknown }) => Record<string, unknown> | null };
   handler: (ctx: Context, input: { body: z.output<B>; query: z.output<Q> }) => Promise<void>;
 }
 

@@ -310,3 +310,74 @@ export const DeliveryQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   status: z.enum(['pending', 'delivered', 'failed']).optional(),
 });
+
+export const AuditEntrySchema = z
+  .object({
+    seq: z.number().int(),
+    at: z.string(),
+    actor: z.string().nullable().describe('The API key name, `api-key` (API_KEY), `service` (scheduled work), or null when the API is open.'),
+    source: z.string().nullable().describe("The client's address, or the process."),
+    action: z.string(),
+    target_type: z.string().nullable(),
+    target_id: z.string().nullable(),
+    details: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .meta({ id: 'AuditEntry' });
+export const AuditPage = z.object({ total_items: z.number().int(), items: z.array(AuditEntrySchema) }).meta({ id: 'AuditPage' });
+export const AuditQuery = z.object({
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  action: z.string().optional(),
+  actor: z.string().optional(),
+  target_id: z.string().optional(),
+  since: z.iso.datetime({ offset: true }).optional(),
+});
+
+export const ReplayRequest = z
+  .object({
+    since: z.iso.datetime({ offset: true }).describe('Results processed at or after it.'),
+    until: z.iso.datetime({ offset: true }).optional().describe('And before it (default: now).'),
+    threshold: z.number().min(0).max(4).optional().describe("Decide by the nearest reference's distance (as a request's threshold)."),
+    match_false_alert_rate: z.number().gt(0).max(0.5).optional(),
+    review_false_alert_rate: z.number().gt(0).max(0.9).optional(),
+    min_margin: z.number().min(0).max(2).optional(),
+    apply: z.boolean().default(false).describe('Store the new decisions and alerts (no webhooks or stream events are sent for them).'),
+  })
+  .strict()
+  .meta({ id: 'ReplayRequest' });
+
+export const ReplayReportSchema = z
+  .object({
+    results: z.number().int(),
+    faces: z.number().int(),
+    not_replayable: z.number().int(),
+    applied: z.boolean(),
+    settings: z.record(z.string(), z.unknown()),
+    changed: z.array(
+      z.object({
+        image_id: z.string(),
+        face_index: z.number().int(),
+        identifier: z.string(),
+        processed_at: z.string(),
+        from: z.object({ decision: z.string(), person: z.string().nullable(), reason: z.string().nullable() }),
+        to: z.object({ decision: z.string(), person: z.string().nullable(), reason: z.string(), detail: z.string() }),
+      }),
+    ),
+  })
+  .meta({ id: 'ReplayReport' });
+
+export const PurgeRequest = z
+  .object({
+    older_than_days: z.number().gt(0).max(36_500).describe('Results (with crops and image copies) processed longer ago than this.'),
+    alerts_older_than_days: z.number().gt(0).max(36_500).optional().describe('Also alerts of results processed longer ago than this.'),
+  })
+  .strict()
+  .meta({ id: 'PurgeRequest' });
+
+export const ReindexRequest = z
+  .object({
+    all: z.boolean().default(false).describe('Every reference image, not only those without an embedding of the current model.'),
+    started_at: z.iso.datetime({ offset: true }).optional().describe('With all: resume a run that started then (images enrolled since are done).'),
+  })
+  .strict()
+  .meta({ id: 'ReindexRequest' });

@@ -13,6 +13,9 @@ import {
 } from '@facewatch/core';
 import { defaultMaxDistance, distance, startFacePool, toFacialArea, type AnalyseResult, type AnalysedFace, type FacePool } from '@facewatch/face';
 import { runCalibrate, type CalibrateArgs } from './calibrate-command.js';
+import { audit, CliFailure, enrol, ExitCode, exportArchive, failureFromError, importArchive, people, purge, reindex, replay, type Server } from './admin-commands.js';
+
+const adminCommands = ['enrol', 'people', 'export', 'import', 'reindex', 'replay', 'purge', 'audit'];
 
 const usage = `usage:
   facewatch detect [--detector yunet|ultraface] <image>...
@@ -28,7 +31,17 @@ calibrate fits the match / review decision to your own photos: --people holds on
 reference photos per person, --strangers photos of people who are not on the list (every face
 counts); both may be given more than once. --target-fmr is the share of strangers' faces that may be alerted, --review-fmr the share
 that may land in review. It prints the ROC and the thresholds by watch-list size and writes the
-parameters file to load with DECISION_PARAMS_FILE (docs/face-thresholds.md).`;
+parameters file to load with DECISION_PARAMS_FILE (docs/face-thresholds.md).
+
+operators' commands, against a running server (FACEWATCH_URL or --url, API_KEY or --key; --json for scripts):
+  facewatch enrol <folder with one folder of photos per person>
+  facewatch people list | show <id> | rename <id> <name> | delete <id>
+  facewatch export <file> | import <file> [--on-conflict skip|replace] [--re-embed]
+  facewatch reindex [--all] [--resume <time>]
+  facewatch replay --since <time> [--until <time>] [--threshold t] [--match-rate r] [--review-rate r] [--margin m] [--apply]
+  facewatch purge --older-than <days> [--alerts-older-than <days>]
+  facewatch audit [--action a] [--actor name] [--since <time>] [--limit n]
+exit codes: 0 done; 1 done but some items refused; 2 bad arguments; 3 server unreachable or failed; 4 wrong or missing API key.`;
 
 const round = (v: number, digits = 6): number => Number(v.toFixed(digits));
 
@@ -112,13 +125,70 @@ async function main(argv: string[]): Promise<number> {
       k: { type: 'string' },
       margin: { type: 'string' },
       json: { type: 'boolean' },
+      url: { type: 'string' },
+      key: { type: 'string' },
+      'on-conflict': { type: 'string' },
+      're-embed': { type: 'boolean' },
+      all: { type: 'boolean' },
+      resume: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      'match-rate': { type: 'string' },
+      'review-rate': { type: 'string' },
+      apply: { type: 'boolean' },
+      'older-than': { type: 'string' },
+      'alerts-older-than': { type: 'string' },
+      action: { type: 'string' },
+      actor: { type: 'string' },
+      limit: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   const [command, ...images] = positionals;
-  if (values.help || !command || !['detect', 'represent', 'verify', 'calibrate'].includes(command)) {
+  if (values.help || !command || !['detect', 'represent', 'verify', 'calibrate', ...adminCommands].includes(command)) {
     (values.help ? process.stdout : process.stderr).write(`${usage}\n`);
     return values.help ? 0 : 2;
+  }
+  if (adminCommands.includes(command)) {
+    const config = loadConfig();
+    const server: Server = { url: (values.url ?? config.cli.serverUrl).replace(/\/+$/, ''), key: values.key ?? config.api.apiKey, json: values.json === true };
+    const need = (value: string | undefined, what: string): string => {
+      if (!value) throw new CliFailure(`${command} needs ${what}`, ExitCode.usage, ErrorCode.INVALID_ARGUMENT);
+      return value;
+    };
+    const num = (value: string | undefined, name: string): number | undefined => (value === undefined ? undefined : numberOption(value, name, 0, 0, 1e9));
+    switch (command) {
+      case 'enrol':
+        return enrol(server, need(images[0], 'a folder with one folder of photos per person'));
+      case 'people':
+        return people(server, images);
+      case 'export':
+        return exportArchive(server, need(images[0], 'the file to write'));
+      case 'import': {
+        const onConflict = values['on-conflict'] ?? 'skip';
+        if (!['skip', 'replace'].includes(onConflict)) throw new CliFailure('--on-conflict must be skip or replace', ExitCode.usage, ErrorCode.INVALID_ARGUMENT);
+        return importArchive(server, need(images[0], 'the archive to read'), { onConflict, reEmbed: values['re-embed'] === true });
+      }
+      case 'reindex':
+        return reindex(server, { all: values.all === true, resume: values.resume });
+      case 'replay':
+        return replay(server, {
+          since: need(values.since, '--since <time>'),
+          ...(values.until ? { until: values.until } : {}),
+          ...(values.threshold ? { threshold: num(values.threshold, 'threshold') } : {}),
+          ...(values['match-rate'] ? { match_false_alert_rate: num(values['match-rate'], 'match-rate') } : {}),
+          ...(values['review-rate'] ? { review_false_alert_rate: num(values['review-rate'], 'review-rate') } : {}),
+          ...(values.margin ? { min_margin: num(values.margin, 'margin') } : {}),
+          apply: values.apply === true,
+        });
+      case 'purge':
+        return purge(server, {
+          older_than_days: num(need(values['older-than'], '--older-than <days>'), 'older-than'),
+          ...(values['alerts-older-than'] ? { alerts_older_than_days: num(values['alerts-older-than'], 'alerts-older-than') } : {}),
+        });
+      default:
+        return audit(server, { action: values.action, actor: values.actor, since: values.since, limit: values.limit });
+    }
   }
   if (command === 'calibrate') {
     if (!values.people?.length) throw new AppError(ErrorCode.INVALID_ARGUMENT, 'calibrate needs --people <folder with one folder of photos per person>');
@@ -161,7 +231,15 @@ async function main(argv: string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
-  const e = isAppError(err) ? err : toAppError(err, err instanceof TypeError ? ErrorCode.INVALID_ARGUMENT : ErrorCode.INTERNAL);
-  process.stdout.write(`${JSON.stringify({ error: e.toJSON() })}\n`);
-  process.exitCode = e.code === ErrorCode.INVALID_ARGUMENT ? 2 : 1;
+  if (err instanceof CliFailure || adminCommands.includes(process.argv[2] ?? '')) {
+    // the operators' commands: a message on stderr (and JSON on stdout with --json), documented exit codes
+    const failure = failureFromError(err);
+    if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { code: failure.code, message: failure.message } })}\n`);
+    process.stderr.write(`facewatch ${process.argv[2] ?? ''}: ${failure.message}\n`);
+    process.exitCode = failure.exitCode;
+  } else {
+    const e = isAppError(err) ? err : toAppError(err, err instanceof TypeError ? ErrorCode.INVALID_ARGUMENT : ErrorCode.INTERNAL);
+    process.stdout.write(`${JSON.stringify({ error: e.toJSON() })}\n`);
+    process.exitCode = e.code === ErrorCode.INVALID_ARGUMENT ? 2 : 1;
+  }
 }

@@ -61,6 +61,7 @@ export async function startEmbedded(config: AppConfig, log: Logger): Promise<{ c
     blacklistDir: config.storage.blacklistDir,
     processedDir: config.storage.processedDir,
     webhooks: config.webhooks,
+    retention: config.retention,
     urlPolicy: imageSourcePolicy(config),
     instanceId: config.api.instanceId,
     port: config.api.port,

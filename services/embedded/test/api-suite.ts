@@ -442,12 +442,24 @@ describe(`${profile} over HTTP`, () => {
     assert.ok(names.includes('Howard W.') && !names.includes('howard'), names.join(','));
   });
 
-  test('delete a person: gone from the list, the folder and later matches', async () => {
+  test('delete a person: gone from the list, the folder and later matches; erased from stored results, alerts and evidence', async () => {
     const penny = personIds.get('penny')!;
     const before = await call('GET', `/api/v1/blacklist/${penny}`);
     assert.equal(before.status, 200);
+    const alertsBefore = (await call('GET', `/api/v1/alerts?person_id=${penny}`)).body.items;
+    assert.ok(alertsBefore.length > 0, 'penny was alerted earlier in the suite');
     const del = await call('DELETE', `/api/v1/blacklist/${penny}`);
     assert.equal(del.status, 204);
+    assert.equal((await call('GET', `/api/v1/alerts?person_id=${penny}`)).body.total_items, 0, 'her alerts are gone');
+    for (const a of alertsBefore) {
+      assert.equal((await call('GET', `/api/v1/alerts/${a.alert_id}`)).status, 404);
+      assert.equal((await call('GET', a.evidence.face)).status, 404, 'the crop of the face matched to her is gone');
+      const result = await call('GET', `/api/v1/processed-images/${a.image_id}`);
+      assert.ok(!JSON.stringify(result.body).includes(penny), 'no stored result names her');
+    }
+    const audit = await call('GET', `/api/v1/audit?target_id=${penny}`);
+    assert.deepEqual(audit.body.items.map((e: any) => e.action), ['person.delete', 'person.create'], 'the audit log keeps that it happened');
+    assert.ok(audit.body.items[0].details.alerts >= 1);
     assert.equal((await call('GET', `/api/v1/blacklist/${penny}`)).body.code, 'PERSON_NOT_FOUND');
     assert.equal((await call('GET', '/api/v1/blacklist/')).body.total_items, 7);
     assert.ok(!readdirSync(app.dirs.blacklist).includes('penny'));

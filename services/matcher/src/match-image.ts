@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AppError, ErrorCode, metrics, timed, toAppError, Topic, type EventBus, type FaceMatched, type ImageReceived, type Logger } from '@facewatch/core';
-import type { FaceEvidence, FaceRecord, NewAlert, ProcessedImage, ResultExtras, Store } from '@facewatch/db';
+import { alertForFace, alertIdFor, type FaceEvidence, type FaceRecord, type ProcessedImage, type ResultExtras, type Store } from '@facewatch/db';
 import type { BackendOptions, DecisionPolicy, FaceBackend } from '@facewatch/recognition';
 import { describeFace } from './name-matches.js';
 import type { ImageCopyStore, ImageResolver } from './ports.js';
@@ -91,44 +91,10 @@ export async function matchImage(deps: MatchImageDeps, event: ImageReceived): Pr
     processed_at: now,
   };
   const alerts = faces.flatMap((face) => {
-    const alert = alertOf(result, face, analysis.faces[face.face_index]?.embedding ?? null, deps.backend.referenceModel);
+    const alert = alertForFace(result, face, analysis.faces[face.face_index]?.embedding ?? null, deps.backend.referenceModel);
     return alert ? [alert] : [];
   });
   return finish(deps, event, result, { alerts, evidence });
-}
-
-/** Alert id: image + face + model + person, so a redelivery repeats the same id. */
-const alertId = (result: ProcessedImage, faceIndex: number, personId: string): string => hash(result.id, String(faceIndex), result.model_name, personId);
-
-/** The alert (match) or review item a face gives, stored with the result; none for unknown faces. */
-function alertOf(result: ProcessedImage, face: FaceRecord, embedding: Float32Array | null, model: string): NewAlert | undefined {
-  if (face.decision === 'unknown') return undefined;
-  const match = face.decision === 'match' ? face.blacklist_matches[0] : undefined;
-  const candidate = match ? face.candidates.find((c) => c.person_id === match.person_id) : face.candidates[0];
-  const personId = match?.person_id ?? candidate?.person_id;
-  if (!personId) return undefined;
-  return {
-    id: alertId(result, face.face_index, personId),
-    image_id: result.id,
-    face_index: face.face_index,
-    decision: face.decision,
-    person_id: personId,
-    name: match?.name ?? candidate!.name,
-    score: face.score,
-    match_confidence: face.match_confidence,
-    distance: match?.distance ?? candidate!.distance,
-    threshold: match?.threshold ?? null,
-    decision_reason: face.decision_reason,
-    decision_detail: face.decision_detail,
-    identity: match?.identity ?? candidate!.identity,
-    reference_image_id: candidate?.reference_image_id ?? null,
-    reference_face_id: candidate?.reference_face_id ?? null,
-    facial_area: { x: face.facial_area.x, y: face.facial_area.y, w: face.facial_area.w, h: face.facial_area.h },
-    identifier: result.image_path_or_identifier,
-    processed_at: result.processed_at,
-    model,
-    embedding,
-  };
 }
 
 function failed(event: ImageReceived, id: string, error: AppError, now: string, options: Pick<BackendOptions, 'model' | 'detector' | 'metric'>): ProcessedImage {
@@ -164,7 +130,7 @@ async function finish(deps: MatchImageDeps, event: ImageReceived, result: Proces
   for (const face of result.faces) {
     for (const m of face.blacklist_matches) {
       const alert: FaceMatched = {
-        alert_id: alertId(result, face.face_index, m.person_id),
+        alert_id: alertIdFor(result.id, face.face_index, result.model_name, m.person_id),
         image_id: result.id,
         face_index: face.face_index,
         person_id: m.person_id,

@@ -1,3 +1,4 @@
+import { PgAuditRepository } from './pg-audit-repository.js';
 import { PgAlertRepository, PgDeliveryRepository, PgEvidenceRepository, PgWebhookRepository } from './pg-alert-repository.js';
 import pg from 'pg';
 import pgvector from 'pgvector/pg';
@@ -103,6 +104,7 @@ class PostgresStore implements Store {
   readonly evidence: PgEvidenceRepository;
   readonly webhooks: PgWebhookRepository;
   readonly deliveries: PgDeliveryRepository;
+  readonly audit: PgAuditRepository;
   readonly #pool: pg.Pool;
   readonly #log: Logger | undefined;
   readonly #ctx: PgContext;
@@ -121,6 +123,7 @@ class PostgresStore implements Store {
     this.evidence = new PgEvidenceRepository(this.#ctx);
     this.webhooks = new PgWebhookRepository(this.#ctx);
     this.deliveries = new PgDeliveryRepository(this.#ctx);
+    this.audit = new PgAuditRepository(this.#ctx);
   }
 
   /** The same instance per model; a model's dimension is fixed when its index is first created (in the database, for every process). */

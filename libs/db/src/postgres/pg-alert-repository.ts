@@ -60,7 +60,8 @@ export async function saveResultExtras(tx: PgTx, result: ProcessedImage, extras:
       }
     }
   }
-  await tx.execute('DELETE FROM face_evidence WHERE image_id = $1', [result.id]);
+  // evidence is replaced only when given: a re-scored result keeps its crops
+  if (extras.evidence !== undefined) await tx.execute('DELETE FROM face_evidence WHERE image_id = $1', [result.id]);
   for (const e of extras.evidence ?? []) {
     await tx.execute('INSERT INTO face_evidence (image_id, face_index, kind, content_type, bytes) VALUES ($1, $2, $3, $4, $5)', [
       result.id,
@@ -132,6 +133,10 @@ export class PgAlertRepository implements AlertRepository {
       [verdict.status, verdict.note, verdict.by, verdict.at, id],
     );
     return row && toAlert(row);
+  }
+
+  async purge(before: string): Promise<number> {
+    return this.#ctx.transaction('purging alerts', async (tx) => tx.execute('DELETE FROM alerts WHERE processed_at < $1', [instant(before, 'before')]));
   }
 
   async rejectedEmbeddings(model: string): Promise<Float32Array[]> {

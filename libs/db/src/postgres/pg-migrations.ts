@@ -150,11 +150,12 @@ export const pgMigrations: readonly PgMigration[] = [
     name: 'alerts with review feedback, face evidence, webhooks and their delivery outbox',
     sql: `
       -- Match and review faces, written with their result. seq orders them (event-stream ids);
-      -- embedding (float32 LE) of the probe face: rejected alerts are known strangers.
+      -- embedding (float32 LE) of the probe face: rejected alerts are known strangers. No foreign
+      -- key on image_id: alerts are kept by their own retention, longer than their results may be.
       CREATE TABLE alerts (
         seq                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         id                  text COLLATE "C" NOT NULL UNIQUE,
-        image_id            text COLLATE "C" NOT NULL REFERENCES processed_images (id) ON DELETE CASCADE,
+        image_id            text COLLATE "C" NOT NULL,
         face_index          integer NOT NULL,
         decision            text NOT NULL CHECK (decision IN ('match', 'review')),
         person_id           text COLLATE "C" NOT NULL,
@@ -220,6 +221,29 @@ export const pgMigrations: readonly PgMigration[] = [
       );
       CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at_ms);
       CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, created_at);
+    `,
+  },
+  {
+    version: 5,
+    name: 'audit log (append-only)',
+    sql: `
+      -- Who did what, when and from where; rows are never changed or removed (the trigger refuses it).
+      CREATE TABLE audit_log (
+        seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at           text NOT NULL,
+        at_ms        bigint NOT NULL,
+        actor        text,
+        source       text,
+        action       text NOT NULL,
+        target_type  text,
+        target_id    text,
+        details      jsonb
+      );
+      CREATE INDEX audit_log_by_action ON audit_log (action, seq);
+      CREATE INDEX audit_log_by_target ON audit_log (target_id, seq);
+      CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+      CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
     `,
   },
 ];

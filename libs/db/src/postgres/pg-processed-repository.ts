@@ -1,6 +1,7 @@
 import { AppError, ErrorCode } from '@facewatch/core';
 import { assembleProcessed, decisionDetails, matchColumns, matchFields, type ProcessedFaceRow, type ProcessedImageRow, type ProcessedMatchRow } from '../processed-records.js';
-import type { AlertRecord, ProcessedImage, ProcessedQuery, ProcessedRepository, ResultExtras } from '../types.js';
+import type { AlertRecord, DecisionDetails, ErasureReport, ProcessedImage, ProcessedQuery, ProcessedRepository, ResultExtras } from '../types.js';
+import { ERASED, eraseFromDetails } from '../erasure.js';
 import { saveResultExtras } from './pg-alert-repository.js';
 import { paging } from '../sqlite/paging.js';
 import type { PgContext, PgTx } from './pg-context.js';
@@ -147,6 +148,38 @@ export class PgProcessedRepository implements ProcessedRepository {
       },
       { snapshot: true },
     );
+  }
+
+  async purge(before: string): Promise<{ results: number; copies: string[] }> {
+    const cut = instant(before, 'before');
+    return this.#ctx.transaction('purging processed images', async (tx) => {
+      const rows = await tx.query<{ stored_image_path: string | null }>('DELETE FROM processed_images WHERE processed_at < $1 RETURNING stored_image_path', [cut]);
+      return { results: rows.length, copies: rows.flatMap((r) => (r.stored_image_path ? [r.stored_image_path] : [])) };
+    });
+  }
+
+  async erasePerson(personId: string): Promise<ErasureReport> {
+    return this.#ctx.transaction(`erasing person ${personId} from results`, async (tx) => {
+      const evidence = await tx.execute(
+        `DELETE FROM face_evidence WHERE (image_id, face_index) IN (
+           SELECT image_id, face_index FROM face_matches WHERE person_id = $1 UNION SELECT image_id, face_index FROM alerts WHERE person_id = $1)`,
+        [personId],
+      );
+      const matches = await tx.execute('UPDATE face_matches SET person_id = $1, name = $2, identity = $3 WHERE person_id = $4', [ERASED.person_id, ERASED.name, ERASED.identity, personId]);
+      const alerts = await tx.execute('DELETE FROM alerts WHERE person_id = $1', [personId]);
+      let faces = 0;
+      const rows = await tx.query<{ image_id: string; face_index: number; details: DecisionDetails }>(
+        "SELECT image_id, face_index, details FROM processed_faces WHERE details @> jsonb_build_object('candidates', jsonb_build_array(jsonb_build_object('person_id', $1::text)))",
+        [personId],
+      );
+      for (const r of rows) {
+        const erased = eraseFromDetails(r.details, personId);
+        if (!erased) continue;
+        await tx.execute('UPDATE processed_faces SET details = $1 WHERE image_id = $2 AND face_index = $3', [JSON.stringify(erased), r.image_id, r.face_index]);
+        faces++;
+      }
+      return { matches, alerts, evidence, faces };
+    });
   }
 }
 

@@ -11,10 +11,10 @@ describe('migrations', () => {
   test('applies every migration once, in order, and nothing on a second run (in-memory database)', () => {
     const db = new Database(':memory:');
     try {
-      assert.deepEqual(migrate(db), [1, 2, 3, 4]);
+      assert.deepEqual(migrate(db), [1, 2, 3, 4, 5]);
       assert.deepEqual(migrate(db), []);
-      const extra = [...migrations, { version: 5, name: 'extra', sql: 'CREATE TABLE extra (x INTEGER)' }];
-      assert.deepEqual(migrate(db, undefined, extra), [5]);
+      const extra = [...migrations, { version: 6, name: 'extra', sql: 'CREATE TABLE extra (x INTEGER)' }];
+      assert.deepEqual(migrate(db, undefined, extra), [6]);
       assert.deepEqual(db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all(), extra.map(({ version, name }) => ({ version, name })));
     } finally {
       db.close();
@@ -30,7 +30,7 @@ describe('migrations', () => {
         VALUES ('r1', 'a.jpg', 'api', 'fr_feature', 'yunet', 'cosine', 1, '2026-01-01T00:00:00Z', 0, 2);
         INSERT INTO processed_faces (image_id, face_index, facial_area, confidence, decision) VALUES ('r1', 0, '{}', 0.9, 'match'), ('r1', 1, '{}', 0.8, 'unknown');
         INSERT INTO face_matches VALUES ('r1', 0, 0, 'p1', 'Alice', 'blacklist_db/alice/1.jpg', 0.3, 0.63, 1, 2, 3, 4, 5, 6, 7, 8);`);
-      assert.deepEqual(migrate(db), [3, 4]);
+      assert.deepEqual(migrate(db), [3, 4, 5]);
       assert.deepEqual(db.prepare('SELECT face_index, decision, details FROM processed_faces ORDER BY face_index').all(), [
         { face_index: 0, decision: 'match', details: null },
         { face_index: 1, decision: 'unknown', details: null },
@@ -51,10 +51,10 @@ describe('migrations', () => {
   test('a failing migration leaves neither its changes nor its record', () => {
     const db = new Database(':memory:');
     try {
-      const broken = [...migrations, { version: 5, name: 'broken', sql: 'CREATE TABLE half (x INTEGER); SELECT * FROM no_such_table' }];
+      const broken = [...migrations, { version: 6, name: 'broken', sql: 'CREATE TABLE half (x INTEGER); SELECT * FROM no_such_table' }];
       assert.throws(() => migrate(db, undefined, broken), /no such table/);
       assert.equal(db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'half'").pluck().get(), 0);
-      assert.equal(db.prepare('SELECT max(version) FROM schema_migrations').pluck().get(), 4);
+      assert.equal(db.prepare('SELECT max(version) FROM schema_migrations').pluck().get(), 5);
     } finally {
       db.close();
     }

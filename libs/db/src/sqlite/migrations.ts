@@ -183,11 +183,12 @@ export const migrations: readonly Migration[] = [
     sql: `
       -- Match and review faces, written with their result. seq orders them (event-stream ids);
       -- embedding (float32 LE) of the probe face: rejected alerts are known strangers;
-      -- processed_at: epoch ms (orders, filters), processed_at_text: as given.
+      -- processed_at: epoch ms (orders, filters), processed_at_text: as given. No foreign key on
+      -- image_id: alerts are kept by their own retention, longer than their results may be.
       CREATE TABLE alerts (
         seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
         id                  TEXT NOT NULL UNIQUE,
-        image_id            TEXT NOT NULL REFERENCES processed_images (id) ON DELETE CASCADE,
+        image_id            TEXT NOT NULL,
         face_index          INTEGER NOT NULL,
         decision            TEXT NOT NULL CHECK (decision IN ('match', 'review')),
         person_id           TEXT NOT NULL,
@@ -254,6 +255,28 @@ export const migrations: readonly Migration[] = [
       );
       CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at_ms);
       CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, created_at);
+    `,
+  },
+  {
+    version: 5,
+    name: 'audit log (append-only)',
+    sql: `
+      -- Who did what, when and from where; rows are never changed or removed (the triggers refuse it).
+      CREATE TABLE audit_log (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        at           TEXT NOT NULL,
+        at_ms        INTEGER NOT NULL,
+        actor        TEXT,
+        source       TEXT,
+        action       TEXT NOT NULL,
+        target_type  TEXT,
+        target_id    TEXT,
+        details      TEXT
+      );
+      CREATE INDEX audit_log_by_action ON audit_log (action, seq);
+      CREATE INDEX audit_log_by_target ON audit_log (target_id, seq);
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     `,
   },
 ];

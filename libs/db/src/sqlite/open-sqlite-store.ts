@@ -11,6 +11,7 @@ import { SqlitePersonRepository } from './sqlite-person-repository.js';
 import { SqliteProcessedRepository } from './sqlite-processed-repository.js';
 import { SqliteAlertRepository, SqliteEvidenceRepository } from './sqlite-alert-repository.js';
 import { SqliteDeliveryRepository, SqliteWebhookRepository } from './sqlite-webhook-repository.js';
+import { SqliteAuditRepository } from './sqlite-audit-repository.js';
 import { SqliteReferenceRepository } from './sqlite-reference-repository.js';
 import { checkDimensions } from './vector-checks.js';
 
@@ -64,6 +65,7 @@ class SqliteStore implements Store {
   readonly evidence: SqliteEvidenceRepository;
   readonly webhooks: SqliteWebhookRepository;
   readonly deliveries: SqliteDeliveryRepository;
+  readonly audit: SqliteAuditRepository;
   readonly #db: Database.Database;
   readonly #log: Logger | undefined;
   readonly #ctx: SqliteContext;
@@ -98,6 +100,7 @@ class SqliteStore implements Store {
     this.evidence = new SqliteEvidenceRepository(ctx);
     this.webhooks = new SqliteWebhookRepository(ctx);
     this.deliveries = new SqliteDeliveryRepository(ctx);
+    this.audit = new SqliteAuditRepository(ctx);
   }
 
   /** The same instance per model; a model's dimension is fixed when its index is first created. */

@@ -31,7 +31,8 @@ export function saveResultExtras(ctx: SqliteContext, result: ProcessedImage, ext
     const created = new Date(nowMs).toISOString();
     for (const a of alerts) for (const w of webhooks) if (webhookTakes(w.filters, a)) enqueue.run(deliveryId(w.id, a.id), w.id, a.id, nowMs, created);
   }
-  ctx.prepare('DELETE FROM face_evidence WHERE image_id = ?').run(result.id);
+  // evidence is replaced only when given: a re-scored result keeps its crops
+  if (extras.evidence !== undefined) ctx.prepare('DELETE FROM face_evidence WHERE image_id = ?').run(result.id);
   const insertEvidence = ctx.prepare('INSERT INTO face_evidence (image_id, face_index, kind, content_type, bytes) VALUES (?, ?, ?, ?, ?)');
   for (const e of extras.evidence ?? []) insertEvidence.run(result.id, e.face_index, e.kind, e.content_type, Buffer.from(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength));
   return (ctx.prepare(`SELECT ${alertColumns} FROM alerts a WHERE a.image_id = ? ORDER BY a.face_index, a.seq`).all(result.id) as AlertRow[]).map(toAlert);
@@ -91,6 +92,11 @@ export class SqliteAlertRepository implements AlertRepository {
       if (changed === 0) return undefined;
       return toAlert(this.#ctx.prepare(`SELECT ${alertColumns} FROM alerts a WHERE a.id = ?`).get(id) as AlertRow);
     });
+  }
+
+  async purge(before: string): Promise<number> {
+    const beforeMs = epochMs(before, 'before');
+    return this.#ctx.run('purging alerts', () => this.#ctx.prepare('DELETE FROM alerts WHERE processed_at < ?').run(beforeMs).changes);
   }
 
   async rejectedEmbeddings(model: string): Promise<Float32Array[]> {

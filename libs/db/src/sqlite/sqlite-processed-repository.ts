@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { AppError, ErrorCode } from '@facewatch/core';
-import type { AlertRecord, ProcessedImage, ProcessedQuery, ProcessedRepository, ResultExtras } from '../types.js';
+import type { AlertRecord, DecisionDetails, ErasureReport, ProcessedImage, ProcessedQuery, ProcessedRepository, ResultExtras } from '../types.js';
+import { ERASED, eraseFromDetails } from '../erasure.js';
 import { saveResultExtras } from './sqlite-alert-repository.js';
 import { assembleProcessed, decisionDetails, matchColumns, type ProcessedFaceRow, type ProcessedImageRow, type ProcessedMatchRow } from '../processed-records.js';
 import { paging } from './paging.js';
@@ -130,6 +131,45 @@ export class SqliteProcessedRepository implements ProcessedRepository {
         return { total_items: total, items: this.#withFaces(rows) };
       })();
     });
+  }
+
+  async purge(before: string): Promise<{ results: number; copies: string[] }> {
+    const beforeMs = epochMs(before, 'before');
+    return this.#ctx.run('purging processed images', () =>
+      this.#ctx.db
+        .transaction(() => {
+          const copies = this.#ctx.prepare('SELECT stored_image_path FROM processed_images WHERE processed_at_ms < ? AND stored_image_path IS NOT NULL').pluck().all(beforeMs) as string[];
+          const results = this.#ctx.prepare('DELETE FROM processed_images WHERE processed_at_ms < ?').run(beforeMs).changes;
+          return { results, copies };
+        })
+        .immediate(),
+    );
+  }
+
+  async erasePerson(personId: string): Promise<ErasureReport> {
+    return this.#ctx.run(`erasing person ${personId} from results`, () =>
+      this.#ctx.db
+        .transaction(() => {
+          const ctx = this.#ctx;
+          const evidence = ctx
+            .prepare(
+              `DELETE FROM face_evidence WHERE (image_id, face_index) IN (
+                 SELECT image_id, face_index FROM face_matches WHERE person_id = ? UNION SELECT image_id, face_index FROM alerts WHERE person_id = ?)`,
+            )
+            .run(personId, personId).changes;
+          const matches = ctx.prepare('UPDATE face_matches SET person_id = ?, name = ?, identity = ? WHERE person_id = ?').run(ERASED.person_id, ERASED.name, ERASED.identity, personId).changes;
+          const alerts = ctx.prepare('DELETE FROM alerts WHERE person_id = ?').run(personId).changes;
+          let faces = 0;
+          const rows = ctx.prepare("SELECT image_id, face_index, details FROM processed_faces WHERE details LIKE '%' || ? || '%'").all(personId) as { image_id: string; face_index: number; details: string }[];
+          const update = ctx.prepare('UPDATE processed_faces SET details = ? WHERE image_id = ? AND face_index = ?');
+          for (const r of rows) {
+            const erased = eraseFromDetails(JSON.parse(r.details) as DecisionDetails, personId);
+            if (erased) (update.run(JSON.stringify(erased), r.image_id, r.face_index), faces++);
+          }
+          return { matches, alerts, evidence, faces };
+        })
+        .immediate(),
+    );
   }
 
   #listStatement(where: string[]): { count: Statement; page: Statement } {

@@ -507,6 +507,66 @@ export function storeContract(name: string, makeStore: MakeStore): void {
       });
     });
 
+    test('retention: purge removes old results with their faces, matches and evidence, and returns their copies; alerts by their own cut', async () => {
+      await withStore(async (store) => {
+        const old = processedImage('old', t(1), [faceRecord(0, [matchRecord('p1', 'Alice', 0.2)])]);
+        const recent = processedImage('recent', t(30), [faceRecord(0, [matchRecord('p1', 'Alice', 0.2)])]);
+        const crop = [{ face_index: 0, kind: 'aligned' as const, content_type: 'image/jpeg', bytes: Uint8Array.from([1, 2]) }];
+        await store.processed.save(old, { alerts: [newAlert('a-old', old, 0, 'match', 'p1', 'Alice')], evidence: crop });
+        await store.processed.save(recent, { alerts: [newAlert('a-recent', recent, 0, 'match', 'p1', 'Alice')], evidence: crop });
+        assert.deepEqual(await store.processed.purge(t(10)), { results: 1, copies: ['processed_images_output/old.jpg'] });
+        assert.equal(await store.processed.get('old'), undefined);
+        assert.equal(await store.evidence.get('old', 0, 'aligned'), undefined);
+        assert.deepEqual(ids(await store.processed.list({ personId: 'p1' })), ['recent']);
+        assert.ok(await store.alerts.get('a-old'), 'alerts outlive their result');
+        assert.equal(await store.alerts.purge(t(10)), 1);
+        assert.equal(await store.alerts.get('a-old'), undefined);
+        assert.ok(await store.alerts.get('a-recent'));
+        assert.deepEqual(await store.processed.purge(t(10)), { results: 0, copies: [] });
+      });
+    });
+
+    test('erasure: a person is removed from stored matches, candidates, alerts and evidence; others are untouched', async () => {
+      await withStore(async (store) => {
+        const face0 = faceRecord(0, [matchRecord('p1', 'Alice', 0.2), matchRecord('p2', 'Bob', 0.4)]);
+        const face1 = faceRecord(1, [matchRecord('p2', 'Bob', 0.3)]);
+        const r = processedImage('r1', t(1), [face0, face1]);
+        const crops = [0, 1].map((i) => ({ face_index: i, kind: 'aligned' as const, content_type: 'image/jpeg', bytes: Uint8Array.from([i]) }));
+        await store.processed.save(r, { alerts: [newAlert('a-alice', r, 0, 'match', 'p1', 'Alice'), newAlert('a-bob', r, 1, 'match', 'p2', 'Bob')], evidence: crops });
+        assert.deepEqual(await store.processed.erasePerson('p1'), { matches: 1, alerts: 1, evidence: 1, faces: 1 });
+        const after = (await store.processed.get('r1'))!;
+        const text = JSON.stringify(after);
+        assert.ok(!text.includes('p1') && !text.includes('Alice') && !text.includes('alice'), text);
+        assert.deepEqual(after.faces[0]!.blacklist_matches.map((m) => [m.person_id, m.name]), [['erased', '[erased]'], ['p2', 'Bob']]);
+        assert.equal(after.faces[0]!.candidates[0]!.person_id, 'erased');
+        assert.equal(await store.alerts.get('a-alice'), undefined);
+        assert.equal((await store.alerts.list({ personId: 'p1' })).total_items, 0);
+        assert.ok(await store.alerts.get('a-bob'));
+        assert.equal(await store.evidence.get('r1', 0, 'aligned'), undefined, "the crop of Alice's face");
+        assert.ok(await store.evidence.get('r1', 1, 'aligned'));
+        assert.deepEqual(ids(await store.processed.list({ personId: 'p1' })), []);
+        assert.deepEqual(ids(await store.processed.list({ personId: 'p2' })), ['r1']);
+        assert.deepEqual(await store.processed.erasePerson('p1'), { matches: 0, alerts: 0, evidence: 0, faces: 0 });
+      });
+    });
+
+    test('audit: append and list newest first, with filters', async () => {
+      await withStore(async (store) => {
+        const a = await store.audit.append({ at: t(1), actor: 'desk', source: '10.0.0.5', action: 'person.create', target_type: 'person', target_id: 'p1', details: { images: 3 } });
+        await store.audit.append({ at: t(2), actor: null, source: 'cli', action: 'watchlist.export', target_type: null, target_id: null, details: null });
+        await store.audit.append({ at: t(3), actor: 'desk', source: '10.0.0.5', action: 'person.delete', target_type: 'person', target_id: 'p1', details: null });
+        assert.ok(a.seq > 0);
+        const all = await store.audit.list({});
+        assert.deepEqual(all.items.map((e) => e.action), ['person.delete', 'watchlist.export', 'person.create']);
+        assert.deepEqual(all.items[2], a);
+        assert.deepEqual((await store.audit.list({ targetId: 'p1' })).items.map((e) => e.action), ['person.delete', 'person.create']);
+        assert.deepEqual((await store.audit.list({ actor: 'desk', since: t(2) })).items.map((e) => e.action), ['person.delete']);
+        assert.deepEqual((await store.audit.list({ action: 'watchlist.export' })).total_items, 1);
+        const page = await store.audit.list({ offset: 1, limit: 1 });
+        assert.deepEqual([page.total_items, page.items[0]!.action], [3, 'watchlist.export']);
+      });
+    });
+
     test('vectorIndex: one instance per model; a model keeps its dimension', async () => {
       await withStore(async (store) => {
         const a = await store.vectorIndex('model-a', 4);

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { AppError, ErrorCode, type Logger } from '@facewatch/core';
-import type { Person, ReferenceImage, Store } from '@facewatch/db';
+import type { ErasureReport, Person, ReferenceImage, Store } from '@facewatch/db';
 import type { FaceBackend } from '@facewatch/recognition';
 import { BlacklistFolder, sha256 } from './blacklist-folder.js';
+import { decodeFace, encodeFace, type ArchivePerson } from '../admin/watchlist-archive.js';
 import { Mutex } from './mutex.js';
 
 export interface Upload {
@@ -79,13 +80,18 @@ export class Watchlist {
     });
   }
 
-  /** Removes the person's records, their faces from the index (and objects from S3), and their folder. */
-  delete(personId: string): Promise<void> {
+  /**
+   * Removes the person's records, their faces from the index (and objects from S3), and their
+   * folder, and erases them from stored results. Returns what was removed.
+   */
+  delete(personId: string): Promise<Record<string, number>> {
     return this.mutex.run(async () => {
       const person = await this.requirePerson(personId);
-      const faces = await this.deletePerson(person);
+      const { faces, erased } = await this.deletePerson(person);
       await this.deps.folder.removeFolder(person.folder);
-      this.deps.log.info({ personId, faces }, 'person deleted');
+      const report = { reference_faces: faces, matches: erased.matches, alerts: erased.alerts, evidence: erased.evidence, candidate_faces: erased.faces };
+      this.deps.log.info({ personId, ...report }, 'person deleted and erased');
+      return report;
     });
   }
 
@@ -187,18 +193,135 @@ export class Watchlist {
     return { bytes, fileName: image.fileName, box: face?.box };
   }
 
+  /** One person as an archive line: their record, reference images (bytes) and faces (embeddings). Undefined when gone. */
+  async exportPerson(person: Person): Promise<ArchivePerson> {
+    const faces = await this.deps.store.references.facesOfPersons([person.id], this.deps.backend.referenceModel);
+    const images: ArchivePerson['images'] = [];
+    for (const image of await this.deps.store.references.listImages(person.id)) {
+      const bytes = this.keepsFiles
+        ? (await this.deps.folder.readImage(person.folder, image.fileName))?.bytes
+        : await this.deps.backend.readReference?.(`${person.folder}/${image.fileName}`);
+      if (!bytes) {
+        this.deps.log.warn({ personId: person.id, fileName: image.fileName }, 'reference image missing: left out of the export');
+        continue;
+      }
+      images.push({
+        id: image.id,
+        file_name: image.fileName,
+        sha256: image.sha256,
+        created_at: image.createdAt,
+        bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
+        faces: faces.filter((f) => f.imageId === image.id).map(encodeFace),
+      });
+    }
+    return { person: { id: person.id, name: person.name, reason: person.reason, folder: person.folder, created_at: person.createdAt }, images };
+  }
+
+  /**
+   * Imports one archived person under their id. An existing person is skipped, or with
+   * `replace` loses their reference images first. Embeddings of this deployment's model are
+   * stored as they are (no inference); another model's are refused unless `reEmbed`, which
+   * enrols the image again through the backend.
+   */
+  importPerson(record: ArchivePerson, options: { onConflict: 'skip' | 'replace'; reEmbed: boolean }): Promise<{ status: 'imported' | 'replaced' | 'skipped'; images: number; rejected: Rejection[] }> {
+    return this.mutex.run(async () => {
+      const existing = await this.deps.store.persons.get(record.person.id);
+      if (existing && options.onConflict === 'skip') return { status: 'skipped' as const, images: 0, rejected: [] };
+      let person: Person;
+      if (existing) {
+        for (const image of await this.deps.store.references.listImages(existing.id)) {
+          await this.removeImage(existing, image);
+          if (this.keepsFiles) await this.deps.folder.removeImage(existing.folder, image.fileName);
+        }
+        person = (await this.deps.store.persons.update(existing.id, { name: record.person.name, reason: record.person.reason }))!;
+      } else {
+        const folder = await this.deps.folder.newFolderName(record.person.folder || record.person.name);
+        person = await this.deps.store.persons.create({ id: record.person.id, name: record.person.name, reason: record.person.reason, folder });
+      }
+      const rejected: Rejection[] = [];
+      const taken = new Set<string>();
+      let images = 0;
+      for (const image of record.images) {
+        const bytes = new Uint8Array(Buffer.from(image.bytes, 'base64'));
+        const fileName = await this.deps.folder.chooseFileName(person.folder, image.file_name, bytes, taken);
+        const sameModel = this.deps.backend.kind === 'local' && image.faces.length > 0 && image.faces.every((f) => f.model === this.deps.backend.referenceModel);
+        if (sameModel) {
+          const imageId = randomUUID();
+          const faces = image.faces.map((f) => decodeFace(f, imageId, person.id));
+          if (this.keepsFiles) await this.deps.folder.writeImage(person.folder, fileName, bytes);
+          await this.deps.store.references.addImage({ id: imageId, personId: person.id, fileName, sha256: sha256(bytes), bytes: bytes.length, createdAt: new Date().toISOString() }, faces);
+          await this.deps.backend.commitReference(faces);
+        } else if (options.reEmbed) {
+          const rejection = await this.enrol(person, fileName, bytes, sha256(bytes), true);
+          if (rejection) {
+            rejected.push({ ...rejection, filename: image.file_name });
+            continue;
+          }
+        } else {
+          const models = [...new Set(image.faces.map((f) => f.model))].join(', ') || 'no embeddings';
+          rejected.push({ filename: image.file_name, code: ErrorCode.INVALID_ARGUMENT, message: `embedded with ${models}; this deployment uses ${this.deps.backend.referenceModel}: import with re-embedding (--re-embed)` });
+          continue;
+        }
+        taken.add(fileName);
+        images++;
+      }
+      return { status: existing ? ('replaced' as const) : ('imported' as const), images, rejected };
+    });
+  }
+
+  /**
+   * Embeds reference images again from their files (after a model or pipeline change). Without
+   * `all`, only images that have no face of the current model; with `all`, every image enrolled
+   * before `startedAt` — so a run cut short continues where it stopped when given the same start.
+   */
+  async reindex(options: { all: boolean; startedAt: string }, progress: (done: number, total: number, rejection?: Rejection) => void): Promise<{ reindexed: number; rejected: Rejection[] }> {
+    const { items: persons } = await this.deps.store.persons.list({ offset: 0, limit: 1_000_000 });
+    const work: { person: Person; image: ReferenceImage }[] = [];
+    for (const person of persons) {
+      const current = new Set((await this.deps.store.references.facesOfPersons([person.id], this.deps.backend.referenceModel)).map((f) => f.imageId));
+      for (const image of await this.deps.store.references.listImages(person.id)) {
+        const stale = !current.has(image.id) || (options.all && image.createdAt < options.startedAt);
+        if (stale) work.push({ person, image });
+      }
+    }
+    const rejected: Rejection[] = [];
+    let reindexed = 0;
+    progress(0, work.length);
+    for (const [i, { person, image }] of work.entries()) {
+      await this.mutex.run(async () => {
+        const bytes = this.keepsFiles
+          ? (await this.deps.folder.readImage(person.folder, image.fileName))?.bytes
+          : await this.deps.backend.readReference?.(`${person.folder}/${image.fileName}`);
+        if (!bytes) {
+          rejected.push({ filename: `${person.folder}/${image.fileName}`, code: ErrorCode.IMAGE_NOT_FOUND, message: 'the reference image file is missing' });
+          return;
+        }
+        await this.removeImage(person, image);
+        const rejection = await this.enrol(person, image.fileName, bytes, sha256(bytes), !this.keepsFiles);
+        if (rejection) rejected.push({ ...rejection, filename: `${person.folder}/${image.fileName}` });
+        else reindexed++;
+      });
+      progress(i + 1, work.length, rejected.at(-1));
+    }
+    return { reindexed, rejected };
+  }
+
   private async requirePerson(personId: string): Promise<Person> {
     const person = await this.deps.store.persons.get(personId);
     if (!person) throw notFound(personId);
     return person;
   }
 
-  /** Store first (the cascade returns the face ids), then the index and the image objects. */
-  private async deletePerson(person: Person): Promise<number> {
+  /**
+   * Store first (the cascade returns the face ids), then the index and the image objects, then
+   * the person's traces in stored results (erasure).
+   */
+  private async deletePerson(person: Person): Promise<{ faces: number; erased: ErasureReport }> {
     const images = await this.deps.store.references.listImages(person.id);
     const { faceIds } = await this.deps.store.persons.delete(person.id);
     await this.deps.backend.removeReferences({ faceIds, keys: this.keepsFiles ? [] : images.map((i) => `${person.folder}/${i.fileName}`) });
-    return faceIds.length;
+    const erased = await this.deps.store.processed.erasePerson(person.id);
+    return { faces: faceIds.length, erased };
   }
 
   private async removeImage(person: Person, image: ReferenceImage): Promise<void> {

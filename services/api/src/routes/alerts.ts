@@ -83,6 +83,7 @@ export const alertRoutes = (deps: ApiDeps) => [
       404: { description: 'unknown id', schema: ErrorBody },
       422: { description: 'invalid verdict', schema: ErrorBody },
     },
+    audit: { action: 'alert.review', target: 'alert', details: (ctx) => ({ status: (ctx.body as { review?: { status?: string } }).review?.status ?? null }) },
     handler: async (ctx, { body }) => {
       const id = ctx.params['id'] as string;
       const reviewed = await deps.store.alerts.review(id, { status: body.status, note: body.note ?? null, by: (ctx.state['apiKeyName'] as string | undefined) ?? null, at: new Date().toISOString() });

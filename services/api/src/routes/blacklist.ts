@@ -8,6 +8,12 @@ import type { ApiDeps } from '../deps.js';
 import { ErrorBody, route, validate } from '../route.js';
 import { ImagesAdded, PageQuery, PersonCreated, PersonPage, PersonRecord, PersonUpdate } from '../schemas.js';
 
+/** Audit details of an enrolment: how many images were added and refused, never names. */
+const counts = (body: unknown): Record<string, unknown> => {
+  const b = (body ?? {}) as { image_count?: number; added?: number; rejected?: { code: string }[] };
+  return { added: b.added ?? b.image_count ?? null, rejected: (b.rejected ?? []).map((r) => r.code) };
+};
+
 const toRecord = (p: Person) => ({ id: p.id, name: p.name, reason: p.reason, image_count: p.imageCount, created_at: p.createdAt, updated_at: p.updatedAt });
 
 const CreateFields = z.object({
@@ -49,6 +55,7 @@ export const blacklistRoutes = (deps: ApiDeps) => {
         413: { description: 'upload too large', schema: ErrorBody },
         422: { description: 'invalid fields', schema: ErrorBody },
       },
+      audit: { action: 'person.create', target: 'person', details: (ctx) => counts(ctx.body) },
       handler: async (ctx) => {
         const { fields, files } = await readMultipart(ctx);
         const input = validate(CreateFields, fields, 'body');
@@ -65,6 +72,7 @@ export const blacklistRoutes = (deps: ApiDeps) => {
       params: { id: 'Person id.' },
       multipart: { fields: {}, files: { images: { ...imagesField.images, required: true } } },
       responses: { 200: { description: 'images added', schema: ImagesAdded }, ...notFound, 413: { description: 'upload too large', schema: ErrorBody } },
+      audit: { action: 'reference.add', target: 'person', details: (ctx) => counts(ctx.body) },
       handler: async (ctx) => {
         if (!(await deps.store.persons.get(personId(ctx)))) throw new AppError(ErrorCode.PERSON_NOT_FOUND, `no watch-list person with id ${personId(ctx)}`);
         const { files } = await readMultipart(ctx);
@@ -106,6 +114,8 @@ export const blacklistRoutes = (deps: ApiDeps) => {
       params: { id: 'Person id.' },
       body: PersonUpdate,
       responses: { 200: { description: 'updated', schema: PersonRecord }, ...notFound, 422: { description: 'invalid fields', schema: ErrorBody } },
+      // which fields changed, not their values (the audit log keeps no personal data)
+      audit: { action: 'person.update', target: 'person', details: (_ctx, { body }) => ({ fields: Object.keys(body ?? {}) }) },
       handler: async (ctx, { body }) => {
         ctx.body = toRecord(await deps.watchlist.update(personId(ctx), body));
       },
@@ -114,11 +124,13 @@ export const blacklistRoutes = (deps: ApiDeps) => {
       method: 'delete',
       path: '/blacklist/:id',
       tag: 'blacklist',
-      summary: 'Remove a person: their reference images, embeddings and folder. Past results keep their matches.',
+      summary:
+        'Remove a person and erase them: reference images (files or S3 objects), embeddings, and from stored results their name in matches and candidates (marked erased), their alerts and the crops of the faces matched to them. The audit log keeps that it happened.',
       params: { id: 'Person id.' },
       responses: { 204: { description: 'deleted' }, ...notFound },
+      audit: { action: 'person.delete', target: 'person', details: (ctx) => (ctx.state['erasure'] as Record<string, unknown> | undefined) ?? null },
       handler: async (ctx) => {
-        await deps.watchlist.delete(personId(ctx));
+        ctx.state['erasure'] = await deps.watchlist.delete(personId(ctx));
         ctx.status = 204;
       },
     }),

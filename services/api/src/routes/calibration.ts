@@ -51,6 +51,7 @@ export const calibrationRoutes = (deps: ApiDeps) => [
       422: { description: 'fewer than two enrolled people, or an invalid request', schema: ErrorBody },
       501: { description: 'the configured backend keeps no embeddings (aws_rekognition)', schema: ErrorBody },
     },
+    audit: { action: 'calibration.fit', details: (ctx) => ({ fitted: ((ctx.body as { params?: { fitted?: unknown } }).params?.fitted as Record<string, unknown>) ?? null }) },
     handler: async (ctx, { body }) => {
       ctx.body = await calibrateWatchlist(deps.store, deps.backend, deps.decisions, { targetFmr: body.target_fmr, reviewFmr: body.review_fmr, k: body.k, margin: body.margin });
     },

@@ -22,6 +22,7 @@ export const detectRoutes = (deps: ApiDeps) => {
       summary: 'Detect every face in one image.',
       body: DetectRequest,
       responses: { 200: { description: 'faces, most confident first (empty when none)', schema: z.array(DetectedFace) }, ...errors },
+      audit: { action: 'image.search', details: () => ({ endpoint: 'detect-face' }) },
       handler: async (ctx, { body }) => {
         const options = deps.backend.resolveOptions({ detector_backend: body.detector_backend });
         const { bytes } = await deps.resolveImage(body.image);
@@ -36,6 +37,7 @@ export const detectRoutes = (deps: ApiDeps) => {
       summary: 'Embedding of every face (deepface represent).',
       body: RepresentRequest,
       responses: { 200: { description: 'one result per face', schema: RepresentResponse }, ...errors },
+      audit: { action: 'image.search', details: () => ({ endpoint: 'represent' }) },
       handler: async (ctx, { body }) => {
         const backend = deps.backend;
         // embeddings exist only with a backend that exposes them (local); Rekognition keeps its own
@@ -61,6 +63,7 @@ export const detectRoutes = (deps: ApiDeps) => {
       summary: 'Do two images show the same person? Compares the most confident face of each (deepface verify); with aws_rekognition, the largest face of img1 with the best-matching face of img2 (CompareFaces).',
       body: VerifyRequest,
       responses: { 200: { description: 'verdict', schema: VerifyResponse }, ...errors },
+      audit: { action: 'image.search', details: () => ({ endpoint: 'verify' }) },
       handler: async (ctx, { body }) => {
         const options = deps.backend.resolveOptions({ detector_backend: body.detector_backend, distance_metric: body.distance_metric, threshold: body.threshold });
         const [a, b] = await Promise.all([deps.resolveImage(body.img1), deps.resolveImage(body.img2)]);

@@ -20,6 +20,7 @@ export const processRoutes = (deps: ApiDeps) => [
       413: { description: 'too many images or body too large', schema: ErrorBody },
       422: { description: 'invalid options', schema: ErrorBody },
     },
+    audit: { action: 'image.search', target: 'result', details: (ctx) => ({ endpoint: 'process-images', images: Array.isArray(ctx.body) ? ctx.body.length : null, results: Array.isArray(ctx.body) ? (ctx.body as { id: string }[]).map((r) => r.id) : null }) },
     handler: async (ctx, { body }) => {
       if (body.images.length > deps.settings.maxImagesPerRequest) {
         throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, `at most ${deps.settings.maxImagesPerRequest} images per request`);

@@ -30,6 +30,7 @@ export const webhookRoutes = (deps: ApiDeps) => [
       400: { description: 'the URL points at a private or loopback address', schema: ErrorBody },
       422: { description: 'invalid request', schema: ErrorBody },
     },
+    audit: { action: 'webhook.create', target: 'webhook' },
     handler: async (ctx, { body }) => {
       await checkUrlAllowed(body.url, deps.urlPolicy);
       const webhook = await deps.store.webhooks.create(
@@ -84,6 +85,7 @@ export const webhookRoutes = (deps: ApiDeps) => [
       404: { description: 'unknown id', schema: ErrorBody },
       422: { description: 'invalid request', schema: ErrorBody },
     },
+    audit: { action: 'webhook.update', target: 'webhook' },
     handler: async (ctx, { body }) => {
       if (body.url !== undefined) await checkUrlAllowed(body.url, deps.urlPolicy);
       const changes = Object.fromEntries(Object.entries({ ...body, url: body.url?.trim() }).filter(([, v]) => v !== undefined));
@@ -99,6 +101,7 @@ export const webhookRoutes = (deps: ApiDeps) => [
     summary: 'Delete a webhook and its deliveries.',
     params: { id: 'Webhook id.' },
     responses: { 204: { description: 'deleted' }, 404: { description: 'unknown id', schema: ErrorBody } },
+    audit: { action: 'webhook.delete', target: 'webhook' },
     handler: async (ctx) => {
       if (!(await deps.store.webhooks.delete(ctx.params['id'] as string))) throw notFound(ctx.params['id'] as string);
       ctx.status = 204;
