@@ -17,6 +17,8 @@ export interface RunningProfile {
   /** Kills the process at once (SIGKILL), keeping its folders; resolves when it is gone. */
   kill?(): Promise<void>;
   work: string;
+  /** The scale profile's PostgreSQL schema. */
+  pgSchema?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -163,6 +165,7 @@ export async function startScaleProcesses(env: Record<string, string> = {}, perS
     baseUrl,
     dirs,
     work,
+    pgSchema: shared.PG_SCHEMA,
     output: () => output,
     async stop(options = {}) {
       const exits = all.map((c) => (c.exitCode !== null ? Promise.resolve(c.exitCode) : new Promise<number | null>((r) => c.once('exit', (code) => r(code)))));
