@@ -179,9 +179,18 @@ export class LocalBackend implements FaceBackend {
     const metric = options.metric as FaceConfig['distanceMetric'];
     const probe = { embedding: face.embedding!, norm: face.norm! };
     const topK = options.topK ?? 1;
-    const hits = await index.search(probe.embedding, Math.max(64, options.limit * topK * 4));
+    const wanted = options.limit + 1;
+    // widen the search until it holds enough different people (or the whole index): one person
+    // with many references close to the face must not crowd the runner-up out
+    let k = Math.max(64, options.limit * topK * 4);
+    let hits = await index.search(probe.embedding, k);
+    let hitFaces = await this.options.store.references.facesByIds(hits.map((h) => h.id));
+    while (hits.length === k && new Set(hitFaces.map((f) => f.personId)).size < wanted && k < 65_536) {
+      k *= 4;
+      hits = await index.search(probe.embedding, k);
+      hitFaces = await this.options.store.references.facesByIds(hits.map((h) => h.id));
+    }
     if (hits.length === 0) return { candidates: [], persons: [] };
-    const hitFaces = await this.options.store.references.facesByIds(hits.map((h) => h.id));
     const candidates = hitFaces
       .map((f) => ({ faceId: f.id, distance: distance(metric, probe, f) }))
       .filter((c) => c.distance <= options.maxDistance)
