@@ -1,4 +1,4 @@
-import { createLogger, imageSourcePolicy, isAppError, loadConfig, registerShutdown, requireScaleProfile, resolveImageInput, startKafkaBus, type Logger } from '@facewatch/core';
+import { createLogger, imageSourcePolicy, isAppError, loadConfig, registerShutdown, requireScaleProfile, resolveImageInput, startKafkaBus, type Logger, type ShutdownStep } from '@facewatch/core';
 import { openConfiguredPostgresStore } from '@facewatch/db';
 import { openDecisionPolicy, openFaceBackend } from '@facewatch/recognition';
 import { startApi } from './api-service.js';
@@ -10,10 +10,16 @@ try {
   const config = loadConfig();
   log = createLogger({ level: config.logLevel, name: 'facewatch-api' });
   const { databaseUrl } = requireScaleProfile(config, 'api');
+  // signals are handled from the start; each component is closed, newest first, once it has started
+  const steps: ShutdownStep[] = [];
+  registerShutdown(steps, { log, forceAfterMs: config.api.shutdownGraceMs });
   const store = await openConfiguredPostgresStore(config, databaseUrl, log);
+  steps.unshift({ name: 'store', close: () => store.close() });
   const backend = await openFaceBackend(config, store, log);
+  steps.unshift({ name: 'face backend', close: () => backend.close() });
   const decisions = openDecisionPolicy(config.decision, backend);
   const bus = await startKafkaBus(config, 'api', log);
+  steps.unshift({ name: 'kafka', close: () => bus.close() });
   const policy = imageSourcePolicy(config);
   const api = await startApi({
     settings: config.api,
@@ -34,15 +40,7 @@ try {
     host: config.api.host,
     version: '0.1.0',
   });
-  registerShutdown(
-    [
-      { name: 'http', close: () => api.close() },
-      { name: 'kafka', close: () => bus.close() },
-      { name: 'face backend', close: () => backend.close() },
-      { name: 'store', close: () => store.close() },
-    ],
-    { log, forceAfterMs: config.api.shutdownGraceMs },
-  );
+  steps.unshift({ name: 'http', close: () => api.close() });
 } catch (err) {
   log?.fatal({ err }, 'api could not start');
   console.error(`api could not start: ${isAppError(err) ? `${err.code}: ${err.message}` : String(err)}`);
