@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { AppError, ErrorCode, metrics, timed, toAppError, Topic, type EventBus, type FaceMatched, type ImageReceived, type Logger } from '@facewatch/core';
 import { alertForFace, alertIdFor, type FaceEvidence, type FaceRecord, type ProcessedImage, type ResultExtras, type Store } from '@facewatch/db';
 import type { BackendOptions, DecisionPolicy, FaceBackend } from '@facewatch/recognition';
-import { describeFace } from './name-matches.js';
+import { describeFace } from './describe-face.js';
 import type { ImageCopyStore, ImageResolver } from './ports.js';
 
 export interface MatchImageDeps {
