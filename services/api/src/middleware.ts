@@ -142,7 +142,8 @@ export class RateLimiter {
       bucket.tokens -= 1;
       return undefined;
     }
-    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.perMs / 1000));
+    // whole milliseconds first: floating-point dust must not add a second
+    return Math.max(1, Math.ceil(Math.round((1 - bucket.tokens) / this.perMs) / 1000));
   }
 
   get size(): number {
