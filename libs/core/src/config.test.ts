@@ -51,6 +51,8 @@ describe('loadConfig', () => {
         port: 8000,
         host: '127.0.0.1',
         apiKey: undefined,
+        apiKeys: [],
+        rateLimit: { perMinute: 600, burst: 100, by: 'key' },
         maxBodyBytes: 100 * 1024 * 1024,
         maxUploadBytes: 25 * 1024 * 1024,
         maxUploadFiles: 20,
@@ -100,6 +102,26 @@ describe('loadConfig', () => {
     assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['AWS_REGION', 'AWS_S3_BUCKET_NAME', 'PORT']);
     assert.ok(problemsOf(configError({ FACE_PROCESSING_BACKEND: 'gpu' })).some((p) => p.startsWith('FACE_PROCESSING_BACKEND: ') && p.includes('local, aws_rekognition')));
     assert.equal(loadConfig({}).aws, undefined);
+  });
+
+  test('API_KEYS: named keys with scopes; problems never show a key', () => {
+    const config = loadConfig({ API_KEY: 'the-admin-key', API_KEYS: ' reader:read:0123456789abcdef , ops:admin:key:with:colons-123 ,' });
+    assert.deepEqual(config.api.apiKeys, [
+      { name: 'reader', scope: 'read', key: '0123456789abcdef' },
+      { name: 'ops', scope: 'admin', key: 'key:with:colons-123' },
+    ]);
+    assert.equal(config.api.apiKey, 'the-admin-key');
+    const secret = 'do-not-print-this-key';
+    const problems = problemsOf(
+      configError({ API_KEY: secret, API_KEYS: `a:read:${secret},b:owner:${secret}x,c d:read:${secret}y,e:write:short,f:read:${secret}z,f:write:${secret}w`, RATE_LIMIT_BY: 'user', RATE_LIMIT_PER_MINUTE: '-1' }),
+    );
+    assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['API_KEYS', 'API_KEYS', 'API_KEYS', 'API_KEYS', 'RATE_LIMIT_BY', 'RATE_LIMIT_PER_MINUTE']);
+    for (const p of problems) assert.ok(!p.includes(secret), p);
+    assert.ok(problems.some((p) => p.includes('entry 2 (b): the scope must be one of read, write, admin')));
+    assert.ok(problems.some((p) => p.includes('entry 6 (f): the name is used twice')));
+    // the same key as API_KEY, checked once the rest is valid
+    assert.deepEqual(problemsOf(configError({ API_KEY: secret, API_KEYS: `a:read:${secret}` })), ['API_KEYS: entry a has the same key as API_KEY']);
+    assert.deepEqual(loadConfig({ RATE_LIMIT_PER_MINUTE: '0', RATE_LIMIT_BY: 'address', RATE_LIMIT_BURST: '5' }).api.rateLimit, { perMinute: 0, burst: 5, by: 'address' });
   });
 
   test('the AWS Rekognition backend: required variables, defaults, overrides', () => {

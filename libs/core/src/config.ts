@@ -125,11 +125,29 @@ export interface AwsConfig {
   maxAttempts: number;
 }
 
+export const ApiKeyScope = ['read', 'write', 'admin'] as const;
+/** read: GET routes; write: also the routes that change things; admin: also webhooks and calibration. */
+export type ApiKeyScope = (typeof ApiKeyScope)[number];
+
+/** A named API key (API_KEYS). Its name is what logs and review verdicts show, never the key. */
+export interface ApiKeyEntry {
+  name: string;
+  scope: ApiKeyScope;
+  key: string;
+}
+
 export interface ApiConfig {
   port: number;
   host: string;
-  /** Required on every non-public route when set (X-API-Key or Authorization: Bearer). */
+  /** Required on every non-public route when set (X-API-Key or Authorization: Bearer); an admin key. */
   apiKey: string | undefined;
+  /** Named keys with scopes (API_KEYS), accepted alongside apiKey. */
+  apiKeys: readonly ApiKeyEntry[];
+  /**
+   * Changing requests (POST, PUT, DELETE) per minute per API key, or per client address without
+   * one (or with `by: 'address'`), refilled continuously; up to `burst` at once. 0: no limit.
+   */
+  rateLimit: { perMinute: number; burst: number; by: 'key' | 'address' };
   maxBodyBytes: number;
   maxUploadBytes: number;
   maxUploadFiles: number;
@@ -314,6 +332,31 @@ const optionalString = z
   .optional()
   .transform((v) => (present(v) ? v.trim() : undefined));
 
+/**
+ * API_KEYS: comma-separated `name:scope:key` entries. Problems name the entry by its position and
+ * name, never by its key (a secret).
+ */
+const apiKeysVar = z
+  .string()
+  .optional()
+  .transform((v, ctx): ApiKeyEntry[] => {
+    if (!present(v)) return [];
+    const entries: ApiKeyEntry[] = [];
+    const items = v.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    items.forEach((item, i) => {
+      const [name = '', scope = '', ...rest] = item.split(':');
+      const key = rest.join(':');
+      const where = `entry ${i + 1}${/^[\w.-]{1,64}$/.test(name) ? ` (${name})` : ''}`;
+      if (!/^[\w.-]{1,64}$/.test(name)) ctx.addIssue({ code: 'custom', message: `${where}: the name must be 1 to 64 letters, digits, _ . or - (entries are name:scope:key)` });
+      else if (!(ApiKeyScope as readonly string[]).includes(scope)) ctx.addIssue({ code: 'custom', message: `${where}: the scope must be one of ${ApiKeyScope.join(', ')} (entries are name:scope:key)` });
+      else if (key.length < 16 || /\s/.test(key)) ctx.addIssue({ code: 'custom', message: `${where}: the key must be at least 16 characters, without blanks` });
+      else if (entries.some((e) => e.name === name)) ctx.addIssue({ code: 'custom', message: `${where}: the name is used twice` });
+      else if (entries.some((e) => e.key === key)) ctx.addIssue({ code: 'custom', message: `${where}: the same key as another entry` });
+      else entries.push({ name, scope: scope as ApiKeyScope, key });
+    });
+    return entries;
+  });
+
 const defaultWorkers = Math.max(1, Math.min(2, cpus().length));
 
 const envSchema = z.object({
@@ -366,6 +409,10 @@ const envSchema = z.object({
   PORT: intVar(8000, 0, 65535),
   HOST: optionalString,
   API_KEY: optionalString,
+  API_KEYS: apiKeysVar,
+  RATE_LIMIT_PER_MINUTE: intVar(600, 0, 1_000_000),
+  RATE_LIMIT_BURST: intVar(100, 1, 1_000_000),
+  RATE_LIMIT_BY: enumVar(['key', 'address'] as const, 'key'),
   MAX_REQUEST_BYTES: intVar(100 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
   MAX_UPLOAD_FILES: intVar(20, 1, 1000),
   MAX_IMAGES_PER_REQUEST: intVar(32, 1, 1000),
@@ -428,7 +475,7 @@ export const configVariables: readonly string[] = Object.keys(envSchema.shape);
 /** Parses the environment once; throws one AppError(CONFIG_INVALID) listing every bad variable. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const parsed = envSchema.safeParse(env);
-  const crossProblems = [...awsProblems(env), ...(parsed.success ? inboxProblems(parsed.data) : [])];
+  const crossProblems = [...awsProblems(env), ...(parsed.success ? [...inboxProblems(parsed.data), ...apiKeyProblems(parsed.data)] : [])];
   if (!parsed.success || crossProblems.length > 0) {
     const problems = [...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)), ...crossProblems];
     throw new AppError(ErrorCode.CONFIG_INVALID, `invalid configuration:\n  ${problems.join('\n  ')}`, {
@@ -484,6 +531,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       port: e.PORT,
       host: e.HOST ?? '127.0.0.1',
       apiKey: e.API_KEY,
+      apiKeys: e.API_KEYS,
+      rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE, burst: e.RATE_LIMIT_BURST, by: e.RATE_LIMIT_BY },
       maxBodyBytes: e.MAX_REQUEST_BYTES,
       maxUploadBytes: e.MAX_IMAGE_BYTES,
       maxUploadFiles: e.MAX_UPLOAD_FILES,
@@ -563,6 +612,12 @@ function awsProblems(env: Env): string[] {
     if (present(endpoint) && !/^https?:\/\/[^/\s]+/.test(endpoint.trim())) problems.push(`${name}: must be an http(s) URL, got "${endpoint}"`);
   }
   return problems;
+}
+
+/** API_KEY is an admin key beside API_KEYS: the same key in both would make its scope unclear. */
+function apiKeyProblems(e: { API_KEY: string | undefined; API_KEYS: ApiKeyEntry[] }): string[] {
+  const same = e.API_KEYS.find((k) => k.key === e.API_KEY);
+  return same ? [`API_KEYS: entry ${same.name} has the same key as API_KEY`] : [];
 }
 
 /** An incomplete-looking upload is never taken sooner than a complete one. */

@@ -7,6 +7,7 @@
 export const ErrorCode = {
   CONFIG_INVALID: 'CONFIG_INVALID',
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  MULTIPART_INVALID: 'MULTIPART_INVALID',
   IMAGE_EMPTY: 'IMAGE_EMPTY',
   IMAGE_UNSUPPORTED_FORMAT: 'IMAGE_UNSUPPORTED_FORMAT',
   IMAGE_CORRUPT: 'IMAGE_CORRUPT',
@@ -25,7 +26,13 @@ export const ErrorCode = {
   EVIDENCE_NOT_FOUND: 'EVIDENCE_NOT_FOUND',
   NOT_FOUND: 'NOT_FOUND',
   UNAUTHORIZED: 'UNAUTHORIZED',
+  FORBIDDEN: 'FORBIDDEN',
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  RATE_LIMITED: 'RATE_LIMITED',
+  INSUFFICIENT_DATA: 'INSUFFICIENT_DATA',
   DB_UNAVAILABLE: 'DB_UNAVAILABLE',
+  BUS_UNAVAILABLE: 'BUS_UNAVAILABLE',
+  RESULT_TIMEOUT: 'RESULT_TIMEOUT',
   MODEL_MISSING: 'MODEL_MISSING',
   MODEL_CHECKSUM_MISMATCH: 'MODEL_CHECKSUM_MISMATCH',
   MODEL_DOWNLOAD_FAILED: 'MODEL_DOWNLOAD_FAILED',
@@ -42,7 +49,15 @@ export const ErrorCode = {
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** Which codes a retry may cure (the input is fine, a resource was not). */
-const retryableByDefault: ReadonlySet<ErrorCode> = new Set<ErrorCode>([ErrorCode.POOL_BUSY, ErrorCode.POOL_CLOSED, ErrorCode.DB_UNAVAILABLE, ErrorCode.BACKEND_UNAVAILABLE]);
+const retryableByDefault: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  ErrorCode.POOL_BUSY,
+  ErrorCode.POOL_CLOSED,
+  ErrorCode.DB_UNAVAILABLE,
+  ErrorCode.BUS_UNAVAILABLE,
+  ErrorCode.BACKEND_UNAVAILABLE,
+  ErrorCode.RATE_LIMITED,
+  ErrorCode.RESULT_TIMEOUT,
+]);
 
 export interface AppErrorOptions {
   retryable?: boolean;

@@ -388,7 +388,7 @@ export interface AuditEntry {
   seq: number;
   /** ISO-8601. */
   at: string;
-  /** The API key's name, `cli`, `service` (scheduled work), or null when the API is open. */
+  /** The API key's name (`default` for API_KEY), `service` (scheduled work), or null when the API is open. */
   actor: string | null;
   /** Where from: the client's address, or the process. */
   source: string | null;

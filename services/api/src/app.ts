@@ -1,4 +1,4 @@
-import { metricsText } from '@facewatch/core';
+import { AppError, ErrorCode, metricsText } from '@facewatch/core';
 import { reviewCss, reviewHtml, reviewJs } from './review/review-page.js';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { ApiDeps } from './deps.js';
-import { apiKeyCheck, errorMapper, readJson, requestId } from './middleware.js';
+import { apiKeyCheck, apiKeys, errorMapper, RateLimiter, rateLimit, readJson, requestId } from './middleware.js';
 import { buildOpenApi } from './openapi.js';
-import { validate, type RouteSpec } from './route.js';
+import { routeScope, validate, type RouteSpec } from './route.js';
 import { alertRoutes } from './routes/alerts.js';
 import { blacklistRoutes } from './routes/blacklist.js';
 import { calibrationRoutes } from './routes/calibration.js';
@@ -48,9 +48,9 @@ const reviewFiles: Record<string, { type: string; body: string }> = {
   '/review/app.css': { type: 'text/css', body: reviewCss },
 };
 
-/** Who did it: the API key's name, `api-key` for the single API_KEY, or null when the API is open. */
-export function actorOf(deps: Pick<ApiDeps, 'settings'>, ctx: Koa.Context): string | null {
-  return (ctx.state['apiKeyName'] as string | undefined) ?? (deps.settings.apiKey ? 'api-key' : null);
+/** Who did it: the API key's name (`default` for API_KEY), or null when the API is open. */
+export function actorOf(ctx: Koa.Context): string | null {
+  return (ctx.state['apiKeyName'] as string | undefined) ?? null;
 }
 
 async function recordAudit(deps: ApiDeps, ctx: Koa.Context, audit: NonNullable<RouteSpec['audit']>, input: { body: unknown; query: unknown }): Promise<void> {
@@ -58,7 +58,7 @@ async function recordAudit(deps: ApiDeps, ctx: Koa.Context, audit: NonNullable<R
   const targetId = (ctx.params['id'] as string | undefined) ?? (typeof answer['id'] === 'string' ? answer['id'] : null);
   await deps.store.audit.append({
     at: new Date().toISOString(),
-    actor: actorOf(deps, ctx),
+    actor: actorOf(ctx),
     source: ctx.ip || null,
     action: audit.action,
     target_type: audit.target ?? null,
@@ -71,13 +71,21 @@ async function recordAudit(deps: ApiDeps, ctx: Koa.Context, audit: NonNullable<R
 export function buildApp(deps: ApiDeps): Koa {
   const app = new Koa({ proxy: false });
   const routes = apiRoutes(deps);
-  const openapi = buildOpenApi(routes, deps.version);
-  const checkKey = apiKeyCheck(deps.settings.apiKey);
+  const keys = apiKeys(deps.settings.apiKey, deps.settings.apiKeys);
+  // the document served says what this server does: without keys, no route asks for one
+  const openapi = buildOpenApi(routes, deps.version, { authRequired: !keys.isOpen, settings: deps.settings });
+  const checkKey = apiKeyCheck(keys);
+  const { perMinute, burst, by } = deps.settings.rateLimit;
+  const limitChanges = rateLimit(new RateLimiter(perMinute, burst), by);
   const router = new Router({ prefix: '/api/v1' });
 
   for (const r of routes) {
+    const scope = routeScope(r);
+    const typedParams = Object.entries(r.params ?? {}).flatMap(([name, p]) => (typeof p === 'string' ? [] : [[name, p.schema] as const]));
     const handler = async (ctx: Koa.Context): Promise<void> => {
-      if (!r.isPublic) checkKey(ctx);
+      if (!r.isPublic) checkKey(ctx, scope);
+      if (r.method !== 'get') limitChanges(ctx);
+      for (const [name, schema] of typedParams) validate(schema, ctx.params[name], `path.${name}`);
       const body = r.body ? validate(r.body, await readJson(ctx, deps.settings.maxBodyBytes), 'body') : undefined;
       const query = r.query ? validate(r.query, ctx.query, 'query') : undefined;
       await r.handler(ctx, { body, query } as never);
@@ -91,13 +99,18 @@ export function buildApp(deps: ApiDeps): Koa {
   app.use(requestId());
   app.use(errorMapper(deps.log.child({ component: 'api' })));
   app.use(async (ctx, next) => {
+    const isStatic = ['/openapi.json', '/metrics', '/docs', '/docs/', '/docs/swagger-init.js'].includes(ctx.path) || reviewFiles[ctx.path] !== undefined || (ctx.path.startsWith('/docs/') && swaggerFiles[ctx.path.slice('/docs/'.length)] !== undefined);
+    if (isStatic && ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+      ctx.set('Allow', 'GET, HEAD');
+      throw new AppError(ErrorCode.METHOD_NOT_ALLOWED, `${ctx.method} is not allowed on ${ctx.path}; allowed: GET, HEAD`);
+    }
     if (ctx.path === '/openapi.json') {
       ctx.body = openapi;
       return;
     }
     if (ctx.path === '/metrics') {
       // Prometheus text format, behind the API key like the API (Prometheus sends it as a bearer token)
-      checkKey(ctx);
+      checkKey(ctx, 'read');
       const { contentType, body } = await metricsText();
       ctx.type = contentType;
       ctx.body = body;
@@ -131,8 +144,19 @@ export function buildApp(deps: ApiDeps): Koa {
     }
     await next();
   });
+  // a path that exists but not with this method (TRACE, PATCH…): 405 with Allow; OPTIONS: the Allow list
+  app.use(async (ctx, next) => {
+    const match = router.match(ctx.path, ctx.method);
+    if (match.route || match.path.length === 0) return next();
+    const allowed = [...new Set(match.path.flatMap((layer) => layer.methods))];
+    ctx.set('Allow', [...allowed, 'OPTIONS'].join(', '));
+    if (ctx.method === 'OPTIONS') {
+      ctx.status = 204;
+      return;
+    }
+    throw new AppError(ErrorCode.METHOD_NOT_ALLOWED, `${ctx.method} is not allowed on ${ctx.path}; allowed: ${allowed.join(', ')}`, { details: { allowed } });
+  });
   app.use(router.routes());
-  app.use(router.allowedMethods());
   return app;
 }
 

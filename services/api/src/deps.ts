@@ -1,4 +1,4 @@
-import type { EventBus, FaceConfig, ImageSourcePolicy, Logger } from '@facewatch/core';
+import type { ApiKeyEntry, EventBus, FaceConfig, ImageSourcePolicy, Logger } from '@facewatch/core';
 import type { Store } from '@facewatch/db';
 import type { DecisionPolicy, FaceBackend } from '@facewatch/recognition';
 import type { AlertHub } from './alerts/alert-hub.js';
@@ -16,8 +16,12 @@ export interface ApiSettings {
   maxImagesPerRequest: number;
   /** How long process-images waits for one image's result. */
   resultTimeoutMs: number;
-  /** Required on every non-public route when set. */
+  /** Required on every non-public route when set (an admin key named `default`). */
   apiKey: string | undefined;
+  /** Named keys with scopes, accepted alongside apiKey. */
+  apiKeys: readonly ApiKeyEntry[];
+  /** Changing requests per minute per key (or client address), `burst` at once; perMinute 0: no limit. */
+  rateLimit: { perMinute: number; burst: number; by: 'key' | 'address' };
   /** Comment lines on idle event streams. */
   sseHeartbeatMs: number;
 }

@@ -34,7 +34,7 @@ export class ReplyWaiter {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(eventId);
-        reject(new AppError(ErrorCode.INTERNAL, `no result for image event ${eventId} within ${timeoutMs} ms`, { retryable: true }));
+        reject(new AppError(ErrorCode.RESULT_TIMEOUT, `no result for image event ${eventId} within ${timeoutMs} ms`, { retryable: true, details: { eventId, timeoutMs } }));
       }, timeoutMs);
       this.waiting.set(eventId, (event) => {
         clearTimeout(timer);

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { AppError, ErrorCode } from '@facewatch/core';
+import { AppError, ErrorCode, type ApiKeyScope } from '@facewatch/core';
 
 /**
  * A route declared once: its schemas validate requests at run time and produce the OpenAPI
@@ -15,9 +15,10 @@ export interface RouteSpec<B extends z.ZodType = z.ZodType, Q extends z.ZodType 
   description?: string;
   body?: B;
   /** multipart/form-data fields: name → description; `files` names the file fields. */
-  multipart?: { fields: Record<string, { description: string; required: boolean }>; files: Record<string, { description: string; required: boolean }> };
+  multipart?: { fields: Record<string, { description: string; required: boolean; schema?: z.ZodType }>; files: Record<string, { description: string; required: boolean }> };
   query?: Q;
-  params?: Record<string, string>;
+  /** Path parameters: a description, or a description and a schema the value must meet (else 422). */
+  params?: Record<string, string | { description: string; schema: z.ZodType }>;
   responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
   /** Open without an API key (health, readiness). */
   isPublic?: boolean;
@@ -28,8 +29,13 @@ export interface RouteSpec<B extends z.ZodType = z.ZodType, Q extends z.ZodType 
    * from the path's `:id`, else the answer's `id`), and details from the request and answer.
    */
   audit?: { action: string; target?: string; details?: (ctx: Context, input: { body: unknown; query: unknown }) => Record<string, unknown> | null };
+  /** The API key scope the route needs; default: read for GET, write for the others. */
+  scope?: ApiKeyScope;
   handler: (ctx: Context, input: { body: z.output<B>; query: z.output<Q> }) => Promise<void>;
 }
+
+/** The scope a route needs: its own, else read for GET and write for what changes things. */
+export const routeScope = (r: Pick<RouteSpec, 'method' | 'scope'>): ApiKeyScope => r.scope ?? (r.method === 'get' ? 'read' : 'write');
 
 export function route<B extends z.ZodType = z.ZodType, Q extends z.ZodType = z.ZodType>(spec: RouteSpec<B, Q>): RouteSpec<B, Q> {
   return spec;

@@ -1,6 +1,31 @@
 import { z } from 'zod';
+import { DetectorName, EmbedderName } from '@facewatch/core';
 
 // Request and response shapes of /api/v1, kept as the server facewatch replaces had them.
+
+/**
+ * Text of at most `n` characters as JSON Schema counts them (code points: an emoji is one),
+ * which is what the published maxLength promises; zod's max() counts UTF-16 units.
+ */
+export const text = (n: number, base: z.ZodString = z.string(), description?: string) =>
+  base.refine((s) => [...s].length <= n, `at most ${n} characters`).meta({ maxLength: n, ...(description ? { description } : {}) });
+/**
+ * A whole number in a query string or path: digits only (an empty, signed, spaced or hex value is
+ * refused, where Number() would read 0, -1 or 16), from `min` to `max`. Documented as an integer.
+ */
+export function wholeNumber(min: number, max?: number): z.ZodPipe<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>, z.ZodNumber>;
+export function wholeNumber(min: number, max: number | undefined, fallback: number): z.ZodDefault<z.ZodPipe<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>, z.ZodNumber>>;
+export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER, fallback?: number) {
+  const digits = z
+    .string()
+    .regex(/^\d{1,16}$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+  const meta = { type: 'integer', minimum: min, maximum: max, pattern: undefined };
+  return fallback === undefined ? digits.meta(meta) : digits.default(fallback).meta({ ...meta, description: `Default: ${fallback}.` });
+}
+/** Text with at least one visible character (it is trimmed, and must not end up empty). */
+export const visibleText = (n: number, description?: string) => text(n, z.string().regex(/\S/, 'must not be blank'), description).transform((s) => s.trim());
 
 const point = z.tuple([z.number().int(), z.number().int()]);
 
@@ -20,7 +45,8 @@ export const FacialArea = z
 
 export const DetectedFace = z.object({ facial_area: FacialArea, confidence: z.number() }).meta({ id: 'DetectedFace' });
 
-export const DetectorBackend = z.string().describe('yunet (default) or ultraface.');
+export const DetectorBackend = z.enum(DetectorName).describe('yunet (default) or ultraface. With FACE_PROCESSING_BACKEND=aws_rekognition leave it out.');
+const ModelName = z.enum(EmbedderName).describe('fr_feature (the only embedding model). With FACE_PROCESSING_BACKEND=aws_rekognition leave it out.');
 export const ImageInput = z
   .string()
   .min(1)
@@ -114,7 +140,7 @@ export const ProcessRequest = z
   .object({
     images: z.array(ImageInput).min(1),
     detector_backend: DetectorBackend.optional(),
-    model_name: z.string().optional().describe('fr_feature (the only embedding model).'),
+    model_name: ModelName.optional(),
     distance_metric: z.enum(['cosine', 'euclidean', 'euclidean_l2']).optional(),
     threshold: z.number().min(0).max(4).optional().describe("Maximum distance for a match: decide by the nearest reference's distance alone, as the replaced server did. Default: the calibrated decision rule (docs/face-thresholds.md)."),
   })
@@ -124,8 +150,8 @@ export const ProcessedPage = z.object({ total_items: z.number().int(), items: z.
 
 const booleanString = z.enum(['true', 'false']).transform((v) => v === 'true');
 export const ProcessedQuery = z.object({
-  offset: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(100).default(10),
+  offset: wholeNumber(0, undefined, 0),
+  limit: wholeNumber(1, 100, 10),
   matched: booleanString.optional(),
   person_id: z.string().optional(),
   since: z.iso.datetime({ offset: true }).optional().describe('ISO-8601 time: only results processed at or after it.'),
@@ -149,12 +175,12 @@ export const ImagesAdded = z
   .meta({ id: 'ImagesAdded' });
 export const PersonPage = z.object({ total_items: z.number().int(), items: z.array(PersonRecord) }).meta({ id: 'PersonPage' });
 export const PersonUpdate = z
-  .object({ name: z.string().trim().min(1).max(200).optional(), reason: z.string().max(2000).nullable().optional() })
+  .object({ name: visibleText(200).optional(), reason: text(2000).nullable().optional() })
   .strict()
   .meta({ id: 'PersonUpdate' });
 export const PageQuery = z.object({
-  offset: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  offset: wholeNumber(0, undefined, 0),
+  limit: wholeNumber(1, 1000, 100),
 });
 
 export const RepresentRequest = z.object({ img: ImageInput, detector_backend: DetectorBackend.optional() }).meta({ id: 'RepresentRequest' });
@@ -234,8 +260,8 @@ export const Alert = z
 export const AlertPage = z.object({ total_items: z.number().int(), items: z.array(Alert) }).meta({ id: 'AlertPage' });
 
 export const AlertQuery = z.object({
-  offset: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: wholeNumber(0, undefined, 0),
+  limit: wholeNumber(1, 200, 50),
   person_id: z.string().optional(),
   decision: z.enum(['match', 'review']).optional(),
   review_status: ReviewStatus.optional(),
@@ -243,7 +269,7 @@ export const AlertQuery = z.object({
 });
 
 export const AlertReview = z
-  .object({ status: z.enum(['confirmed', 'rejected']), note: z.string().max(2000).nullable().optional() })
+  .object({ status: z.enum(['confirmed', 'rejected']), note: text(2000).nullable().optional() })
   .strict()
   .meta({ id: 'AlertReview' });
 
@@ -254,11 +280,15 @@ const WebhookFiltersSchema = z
   })
   .strict();
 
+/** An http(s) URL; whether its host may be called is checked on the server (URL_NOT_ALLOWED). */
+const webhookUrl = (description?: string) => text(2000, z.string().regex(/^\s*https?:\/\/[^\s/?#]+/i, 'must be an http(s) URL with a host'), description);
+const webhookSecret = (description?: string) => text(200, z.string().min(16), description);
+
 export const WebhookCreate = z
   .object({
-    url: z.string().min(1).max(2000).describe('http(s) URL; private and loopback addresses are refused unless URL_ALLOW_PRIVATE or URL_ALLOWED_HOSTS allow them.'),
-    secret: z.string().min(16).max(200).optional().describe('HMAC key of the signatures; generated (and returned once) when left out.'),
-    description: z.string().max(500).nullable().optional(),
+    url: webhookUrl('http(s) URL; private and loopback addresses are refused unless URL_ALLOW_PRIVATE or URL_ALLOWED_HOSTS allow them.'),
+    secret: webhookSecret('HMAC key of the signatures; generated (and returned once) when left out.').optional(),
+    description: text(500).nullable().optional(),
     filters: WebhookFiltersSchema.optional(),
     enabled: z.boolean().optional(),
   })
@@ -267,9 +297,9 @@ export const WebhookCreate = z
 
 export const WebhookUpdate = z
   .object({
-    url: z.string().min(1).max(2000).optional(),
-    secret: z.string().min(16).max(200).optional(),
-    description: z.string().max(500).nullable().optional(),
+    url: webhookUrl().optional(),
+    secret: webhookSecret().optional(),
+    description: text(500).nullable().optional(),
     filters: WebhookFiltersSchema.optional(),
     enabled: z.boolean().optional(),
   })
@@ -306,8 +336,8 @@ export const Delivery = z
 
 export const DeliveryPage = z.object({ total_items: z.number().int(), items: z.array(Delivery) }).meta({ id: 'DeliveryPage' });
 export const DeliveryQuery = z.object({
-  offset: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: wholeNumber(0, undefined, 0),
+  limit: wholeNumber(1, 200, 50),
   status: z.enum(['pending', 'delivered', 'failed']).optional(),
 });
 
@@ -315,7 +345,7 @@ export const AuditEntrySchema = z
   .object({
     seq: z.number().int(),
     at: z.string(),
-    actor: z.string().nullable().describe('The API key name, `api-key` (API_KEY), `service` (scheduled work), or null when the API is open.'),
+    actor: z.string().nullable().describe('The API key name (`default` for API_KEY), `service` (scheduled work), or null when the API is open.'),
     source: z.string().nullable().describe("The client's address, or the process."),
     action: z.string(),
     target_type: z.string().nullable(),

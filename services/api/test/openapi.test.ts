@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ErrorCode } from '@facewatch/core';
+import { join } from 'node:path';
+import { ErrorCode, projectRoot } from '@facewatch/core';
 import { generateOpenApi, httpStatus, openApiFile } from '@facewatch/api';
 
 test('the committed docs/openapi.json is what the routes generate (run `npm run openapi` after changing a route)', () => {
@@ -36,5 +37,20 @@ test('every error code has an HTTP status, 4xx for what the caller can fix', () 
   assert.deepEqual(
     [httpStatus.PERSON_NOT_FOUND, httpStatus.IMAGE_CORRUPT, httpStatus.IMAGE_TOO_LARGE, httpStatus.PATH_NOT_ALLOWED, httpStatus.URL_NOT_ALLOWED],
     [404, 422, 413, 403, 400],
+  );
+});
+
+test('docs/errors.md lists each code under the status the API answers it with (the one table)', () => {
+  const doc = readFileSync(join(projectRoot(), 'docs', 'errors.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('## HTTP statuses'));
+  const documented: Record<string, number> = {};
+  for (const m of section.matchAll(/^\| (\d{3}) \| (.+) \|$/gm)) for (const code of m[2]!.matchAll(/`([A-Z_]+)`/g)) documented[code[1]!] = Number(m[1]);
+  assert.deepEqual(documented, { ...httpStatus });
+});
+
+test('the new edge codes: 400 malformed multipart, 403 scope, 405, 409, 429, 503 bus, 504 reply timeout', () => {
+  assert.deepEqual(
+    [httpStatus.MULTIPART_INVALID, httpStatus.FORBIDDEN, httpStatus.METHOD_NOT_ALLOWED, httpStatus.INSUFFICIENT_DATA, httpStatus.RATE_LIMITED, httpStatus.BUS_UNAVAILABLE, httpStatus.RESULT_TIMEOUT],
+    [400, 403, 405, 409, 429, 503, 504],
   );
 });

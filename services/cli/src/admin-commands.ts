@@ -34,6 +34,18 @@ export interface Server {
 const imageExtensions = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff']);
 
 async function request(server: Server, method: string, path: string, init: { body?: RequestInit['body']; headers?: Record<string, string>; duplex?: 'half' } = {}): Promise<Response> {
+  // the server limits writes per key: wait as it says and try again (bodies that are streams are not repeatable)
+  for (let attempt = 1; ; attempt++) {
+    const res = await requestOnce(server, method, path, init);
+    const repeatable = !(init.body instanceof ReadableStream);
+    if (res.status !== 429 || attempt >= 20 || !repeatable) return checked(res, method, path);
+    const wait = Math.min(60, Math.max(1, Number(res.headers.get('retry-after')) || 1));
+    await res.body?.cancel();
+    await new Promise((r) => setTimeout(r, wait * 1000));
+  }
+}
+
+async function requestOnce(server: Server, method: string, path: string, init: { body?: RequestInit['body']; headers?: Record<string, string>; duplex?: 'half' }): Promise<Response> {
   let res: Response;
   try {
     res = await fetch(`${server.url}/api/v1${path}`, {
@@ -45,6 +57,10 @@ async function request(server: Server, method: string, path: string, init: { bod
   } catch (err) {
     throw new CliFailure(`cannot reach facewatch at ${server.url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message} (start it, or set FACEWATCH_URL / --url)`, ExitCode.server, 'SERVER_UNREACHABLE');
   }
+  return res;
+}
+
+async function checked(res: Response, method: string, path: string): Promise<Response> {
   if (res.ok) return res;
   const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
   const exit = res.status === 401 || res.status === 403 ? ExitCode.auth : res.status >= 500 ? ExitCode.server : ExitCode.usage;

@@ -76,7 +76,7 @@ export class KafkaBus implements EventBus {
       if (options.registryUrl) await bus.registerSchemas(options.registryUrl);
     } catch (err) {
       await bus.close();
-      throw new AppError(ErrorCode.DB_UNAVAILABLE, `Kafka is not reachable at ${options.brokers.join(',')}: ${(err as Error).message}`, { cause: err, retryable: true });
+      throw new AppError(ErrorCode.BUS_UNAVAILABLE, `Kafka is not reachable at ${options.brokers.join(',')}: ${(err as Error).message}`, { cause: err, retryable: true });
     }
     return bus;
   }
@@ -150,7 +150,7 @@ export class KafkaBus implements EventBus {
     } catch (err) {
       const e = toAppError(err);
       if (e.code === ErrorCode.INVALID_ARGUMENT) throw e;
-      throw new AppError(ErrorCode.DB_UNAVAILABLE, `publishing to ${this.options.topicNames[topic]} failed: ${e.message}`, { cause: err, retryable: true });
+      throw new AppError(ErrorCode.BUS_UNAVAILABLE, `publishing to ${this.options.topicNames[topic]} failed: ${e.message}`, { cause: err, retryable: true });
     }
   }
 

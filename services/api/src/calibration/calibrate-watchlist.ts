@@ -56,7 +56,7 @@ export async function calibrateWatchlist(store: Store, backend: FaceBackend, pol
     list.push(f);
   }
   const people: CalibrationPerson[] = [...byPerson].map(([id, list]) => ({ id, embeddings: list.map((f) => f.embedding) }));
-  if (people.length < 2) throw new AppError(ErrorCode.INVALID_ARGUMENT, `calibration needs at least two enrolled people with references; ${people.length} enrolled`);
+  if (people.length < 2) throw new AppError(ErrorCode.INSUFFICIENT_DATA, `calibration needs at least two enrolled people with references; ${people.length} enrolled`);
   // faces reviewers rejected are known strangers
   const strangers = await store.alerts.rejectedEmbeddings(backend.referenceModel);
   const targetFmr = args.targetFmr ?? policy.rates.match;

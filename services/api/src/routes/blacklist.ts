@@ -1,12 +1,12 @@
 import type { Context } from 'koa';
-import multer from '@koa/multer';
 import { AppError, ErrorCode } from '@facewatch/core';
 import type { Person } from '@facewatch/db';
 import { z } from 'zod';
 import type { Upload } from '../blacklist/watchlist.js';
 import type { ApiDeps } from '../deps.js';
+import { multipartReader } from '../middleware.js';
 import { ErrorBody, route, validate } from '../route.js';
-import { ImagesAdded, PageQuery, PersonCreated, PersonPage, PersonRecord, PersonUpdate } from '../schemas.js';
+import { ImagesAdded, PageQuery, PersonCreated, PersonPage, PersonRecord, PersonUpdate, text, visibleText } from '../schemas.js';
 
 /** Audit details of an enrolment: how many images were added and refused, never names. */
 const counts = (body: unknown): Record<string, unknown> => {
@@ -16,25 +16,18 @@ const counts = (body: unknown): Record<string, unknown> => {
 
 const toRecord = (p: Person) => ({ id: p.id, name: p.name, reason: p.reason, image_count: p.imageCount, created_at: p.createdAt, updated_at: p.updatedAt });
 
-const CreateFields = z.object({
-  name: z.string().trim().min(1, 'name is required').max(200),
-  reason: z.string().max(2000).optional(),
-});
+const NameField = visibleText(200);
+const ReasonField = text(2000);
+const CreateFields = z.object({ name: NameField, reason: ReasonField.optional() });
 
 export const blacklistRoutes = (deps: ApiDeps) => {
-  const upload = multer({
-    storage: multer.memoryStorage(),
-    limits: { fileSize: deps.settings.maxUploadBytes, files: deps.settings.maxUploadFiles, fields: 10, fieldSize: 64 * 1024 },
-  });
+  const limits = { maxFileBytes: deps.settings.maxUploadBytes, maxFiles: deps.settings.maxUploadFiles, files: ['images'] };
+  const readCreate = multipartReader({ ...limits, fields: ['name', 'reason'] });
+  const readImages = multipartReader({ ...limits, fields: [] });
   /** Reads the multipart body (bounded by file size and count); `images` are the files. */
-  const readMultipart = async (ctx: Context): Promise<{ fields: Record<string, unknown>; files: Upload[] }> => {
-    if (!ctx.is('multipart/form-data')) throw new AppError(ErrorCode.INVALID_ARGUMENT, 'send multipart/form-data with one or more `images` files');
-    await upload.fields([{ name: 'images' }])(ctx, async () => undefined);
-    const files = ((ctx.files as unknown as Record<string, { originalname: string; buffer: Buffer }[]> | undefined)?.['images'] ?? []).map((f) => ({
-      fileName: f.originalname,
-      bytes: new Uint8Array(f.buffer.buffer, f.buffer.byteOffset, f.buffer.byteLength),
-    }));
-    return { fields: (ctx.request as unknown as { body?: Record<string, unknown> }).body ?? {}, files };
+  const readMultipart = async (ctx: Context, read: typeof readCreate): Promise<{ fields: Record<string, unknown>; files: Upload[] }> => {
+    const { fields, files } = await read(ctx);
+    return { fields, files: files['images'] ?? [] };
   };
   const personId = (ctx: Context): string => ctx.params['id'] as string;
   const notFound = { 404: { description: 'unknown person', schema: ErrorBody } };
@@ -47,7 +40,7 @@ export const blacklistRoutes = (deps: ApiDeps) => {
       tag: 'blacklist',
       summary: 'Add a person to the watch-list, with reference images.',
       multipart: {
-        fields: { name: { description: 'Display name.', required: true }, reason: { description: 'Why they are on the list.', required: false } },
+        fields: { name: { description: 'Display name.', required: true, schema: NameField }, reason: { description: 'Why they are on the list.', required: false, schema: ReasonField } },
         files: imagesField,
       },
       responses: {
@@ -57,7 +50,7 @@ export const blacklistRoutes = (deps: ApiDeps) => {
       },
       audit: { action: 'person.create', target: 'person', details: (ctx) => counts(ctx.body) },
       handler: async (ctx) => {
-        const { fields, files } = await readMultipart(ctx);
+        const { fields, files } = await readMultipart(ctx, readCreate);
         const input = validate(CreateFields, fields, 'body');
         const { person, rejected } = await deps.watchlist.createPerson(input.name, input.reason ?? null, files);
         ctx.status = 201;
@@ -75,7 +68,7 @@ export const blacklistRoutes = (deps: ApiDeps) => {
       audit: { action: 'reference.add', target: 'person', details: (ctx) => counts(ctx.body) },
       handler: async (ctx) => {
         if (!(await deps.store.persons.get(personId(ctx)))) throw new AppError(ErrorCode.PERSON_NOT_FOUND, `no watch-list person with id ${personId(ctx)}`);
-        const { files } = await readMultipart(ctx);
+        const { files } = await readMultipart(ctx, readImages);
         if (files.length === 0) throw new AppError(ErrorCode.INVALID_ARGUMENT, 'no `images` files in the request');
         const { person, added, rejected } = await deps.watchlist.addImages(personId(ctx), files);
         ctx.body = { person_id: person.id, added, rejected, image_count: person.imageCount };

@@ -40,6 +40,7 @@ export const calibrationRoutes = (deps: ApiDeps) => [
     path: '/calibration',
     tag: 'decisions',
     summary: 'Fit decision parameters from the enrolled people, with the faces reviewers rejected as strangers (as `facewatch calibrate`). Changes nothing: save `params` as a file and point DECISION_PARAMS_FILE at it.',
+    scope: 'admin',
     body: CalibrationRequest,
     responses: {
       200: {
@@ -48,7 +49,8 @@ export const calibrationRoutes = (deps: ApiDeps) => [
           .object({ params: Params, check: z.array(z.object({ rate: z.number(), threshold: z.number(), observed: z.number() })), warnings: z.array(z.string()), by_size: z.array(ThresholdRow) })
           .meta({ id: 'Calibration' }),
       },
-      422: { description: 'fewer than two enrolled people, or an invalid request', schema: ErrorBody },
+      409: { description: 'fewer than two enrolled people with references (INSUFFICIENT_DATA)', schema: ErrorBody },
+      422: { description: 'an invalid request', schema: ErrorBody },
       501: { description: 'the configured backend keeps no embeddings (aws_rekognition)', schema: ErrorBody },
     },
     audit: { action: 'calibration.fit', details: (ctx) => ({ fitted: ((ctx.body as { params?: { fitted?: unknown } }).params?.fitted as Record<string, unknown>) ?? null }) },

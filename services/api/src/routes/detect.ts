@@ -10,6 +10,7 @@ const errors = {
   413: { description: 'image too large', schema: ErrorBody },
   422: { description: 'invalid request or image', schema: ErrorBody },
   501: { description: 'not offered by the configured face backend (UNSUPPORTED_BY_BACKEND)', schema: ErrorBody },
+  503: { description: 'the inference queue is full or the backend is unavailable (POOL_BUSY, BACKEND_UNAVAILABLE); retry', schema: ErrorBody },
 };
 
 /** Stateless face endpoints: detect, and deepface's represent and verify. */

@@ -4,6 +4,7 @@ import { AppError, ErrorCode } from '@facewatch/core';
 import { cropJpeg, decodeImage } from '@facewatch/face';
 import type { ApiDeps } from '../deps.js';
 import { ErrorBody, route } from '../route.js';
+import { wholeNumber } from '../schemas.js';
 
 const jpeg = { description: 'a JPEG image', contentType: 'image/jpeg' };
 const notFound = { description: 'no such result, face, person or image, or nothing kept for it', schema: ErrorBody };
@@ -26,7 +27,7 @@ export const evidenceRoutes = (deps: ApiDeps) => {
       path: `/processed-images/:id/faces/:index/${kind}.jpg`,
       tag: 'evidence',
       summary,
-      params: { id: 'Result id.', index: 'face_index.' },
+      params: { id: 'Result id.', index: { description: 'face_index.', schema: wholeNumber(0) } },
       responses: { 200: jpeg, 404: notFound },
       handler: async (ctx) => {
         const id = ctx.params['id'] as string;

@@ -19,6 +19,8 @@ export const processRoutes = (deps: ApiDeps) => [
       200: { description: 'one result per input image', schema: z.array(ProcessedImage) },
       413: { description: 'too many images or body too large', schema: ErrorBody },
       422: { description: 'invalid options', schema: ErrorBody },
+      503: { description: 'the bus or the matchers cannot take the images now (BUS_UNAVAILABLE, POOL_BUSY); retry', schema: ErrorBody },
+      504: { description: 'an image got no result within RESULT_TIMEOUT_MS (RESULT_TIMEOUT); it may still be processed', schema: ErrorBody },
     },
     audit: { action: 'image.search', target: 'result', details: (ctx) => ({ endpoint: 'process-images', images: Array.isArray(ctx.body) ? ctx.body.length : null, results: Array.isArray(ctx.body) ? (ctx.body as { id: string }[]).map((r) => r.id) : null }) },
     handler: async (ctx, { body }) => {
