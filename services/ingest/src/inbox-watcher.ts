@@ -74,8 +74,9 @@ interface Tracked extends WatchedUpload {
  * `incompleteMs`, reported after a while, then taken as it is. A file that grows again is the
  * same upload, waited for again; a file is claimed only if it is unchanged since it was judged.
  * chokidar only says where to look; files are polled with lstat, because chokidar's
- * awaitWriteFinish looks at the size only. Empty files wait until they have bytes (a writer often
- * creates the file first). Files left in .processing/ by a crash are taken first.
+ * awaitWriteFinish looks at the size only. An empty file waits for bytes as an incomplete upload
+ * (a writer often creates the file first), and fails with IMAGE_EMPTY after the incomplete limit.
+ * Files left in .processing/ by a crash are taken first.
  */
 export async function startInboxWatcher(options: InboxWatcherOptions): Promise<InboxWatcher> {
   const inboxDir = resolve(options.inboxDir);

@@ -64,7 +64,7 @@ describe('upload readiness', () => {
     assert.equal(u.hasFailedCheck, false, 'a new state gets new checks');
   });
 
-  test('any change of size, mtime or inode restarts the wait; an empty file never becomes ready', () => {
+  test('any change of size, mtime or inode restarts the wait', () => {
     for (const changed of [state(100, 5), state(100, 100, 8), state(101, 100)]) {
       const u = newUpload(0);
       observe(u, state(100), 0);
@@ -73,10 +73,21 @@ describe('upload readiness', () => {
       assert.equal(nextStep(u, 5000, limits), 'wait');
       assert.equal(nextStep(u, 6000, limits), 'check');
     }
+  });
+
+  test('an empty file is an upload that has not started: it waits for bytes, is reported, and is taken (to fail) after the incomplete limit', () => {
     const empty = newUpload(0);
     observe(empty, state(0), 0);
     observe(empty, state(0), 10_000);
-    assert.equal(nextStep(empty, 100_000, limits), 'wait');
+    assert.equal(nextStep(empty, limits.stableMs + 1, limits), 'wait');
+    assert.deepEqual(empty.completeness, { isComplete: false, format: undefined, missing: 'every byte: the file is empty' });
+    assert.equal(nextStep(empty, limits.warnIncompleteMs, limits), 'warn');
+    empty.hasWarned = true;
+    assert.equal(nextStep(empty, limits.incompleteMs, limits), 'take-incomplete');
+    // bytes arrive: it is a new state, judged on its own
+    observe(empty, state(100), limits.incompleteMs);
+    assert.equal(empty.completeness, undefined);
+    assert.equal(nextStep(empty, limits.incompleteMs + 1, limits), 'wait');
   });
 
   test('the warning comes after a minute, or half the limit when that is shorter, never before stableMs', () => {

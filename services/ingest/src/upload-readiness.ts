@@ -41,10 +41,15 @@ export function newUpload(now: number): WatchedUpload {
   return { state: undefined, since: now, completeness: undefined, hasWarned: false, hasFailedCheck: false };
 }
 
-/** Records a look at the file: a new state (or an empty file, which waits for bytes) restarts the wait. */
+/**
+ * Records a look at the file: a new state restarts the wait. An empty file is an upload that has
+ * not started: incomplete, so it waits like one — for bytes, or for INBOX_INCOMPLETE_MS, after which
+ * it is taken and fails (IMAGE_EMPTY) rather than sitting in the inbox for ever.
+ */
 export function observe(upload: WatchedUpload, state: InboxFileState, now: number): void {
-  if (upload.state !== undefined && sameState(upload.state, state) && state.size > 0) return;
-  Object.assign(upload, { state, since: now, completeness: undefined, hasWarned: false, hasFailedCheck: false });
+  if (upload.state !== undefined && sameState(upload.state, state)) return;
+  const completeness = state.size === 0 ? { isComplete: false as const, format: undefined, missing: 'every byte: the file is empty' } : undefined;
+  Object.assign(upload, { state, since: now, completeness, hasWarned: false, hasFailedCheck: false });
 }
 
 export type UploadStep =
@@ -61,7 +66,7 @@ export type UploadStep =
 
 /** What to do next with an upload, from how long it has been unchanged and what its format says. */
 export function nextStep(upload: WatchedUpload, now: number, limits: UploadLimits): UploadStep {
-  if (upload.state === undefined || upload.state.size === 0) return 'wait';
+  if (upload.state === undefined) return 'wait';
   const unchangedMs = now - upload.since;
   if (unchangedMs < limits.stableMs) return 'wait';
   // a file whose check keeps failing is not held back forever either
