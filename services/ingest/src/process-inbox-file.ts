@@ -97,8 +97,8 @@ export async function processInboxFile(file: ClaimedInboxFile, deps: ProcessInbo
   return { status: 'done', movedTo: await deps.store.markDone(file), imageId: result.image_id };
 }
 
-/** Codes a decoder gives a truncated file: for an incomplete upload they mean IMAGE_CORRUPT (truncated data). */
-const decodeFailures: ReadonlySet<string> = new Set([ErrorCode.IMAGE_CORRUPT, ErrorCode.IMAGE_UNSUPPORTED_FORMAT, ErrorCode.IMAGE_EMPTY]);
+/** Codes a decoder gives a truncated file: for an incomplete upload they mean IMAGE_CORRUPT (truncated data); an empty file stays IMAGE_EMPTY. */
+const decodeFailures: ReadonlySet<string> = new Set([ErrorCode.IMAGE_CORRUPT, ErrorCode.IMAGE_UNSUPPORTED_FORMAT]);
 
 function failureOf(file: ClaimedInboxFile, error: { code: string; message: string }, imageId: string | null, at: Date): InboxFailure {
   const base = { image_id: imageId, event_id: file.eventId, failed_at: at.toISOString() };
