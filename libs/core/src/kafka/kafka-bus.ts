@@ -1,11 +1,16 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { hostname } from 'node:os';
-import { Kafka, logLevel, type Admin, type Consumer, type Producer, type Transaction } from 'kafkajs';
+import kafkajs, { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type Producer, type Transaction } from 'kafkajs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { AppError, ErrorCode, toAppError } from '../errors.js';
 import { eventJsonSchemas, fromWire, toWire } from '../event-schemas.js';
 import { Topic, type EventBus, type EventMap, type SubscribeOptions, type Subscription } from '../events.js';
 import type { Logger } from '../logger.js';
+import { PartitionOwners, type PartitionOwner } from './partition-owners.js';
+import { installReadCommittedFix } from './read-committed.js';
+
+// kafkajs is CommonJS and spreads its error classes into its exports: Node cannot import them by name
+const { KafkaJSProtocolError } = kafkajs;
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -23,6 +28,8 @@ export interface KafkaBusOptions {
   /** Back-off for retryable handler failures: first delay and cap, with jitter. */
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /** A member silent this long leaves the group and its partitions move (default 30 s; tests shorten it). */
+  sessionTimeoutMs?: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -32,38 +39,51 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * (acks -1, idempotent producer). A subscription is a consumer group member; messages are handled
  * in Kafka transactions (a chunk of up to 16 messages of one partition each): everything the
  * handlers publish (results, alerts, dead letters) and the chunk's offset commit together or not at
- * all, so a consumer killed mid-chunk leaves no duplicate or partial output for read-committed
- * readers, and the chunk is redelivered. A
- * retryable failure (database or broker down) is retried with back-off and jitter, never skipped; a
- * message that cannot be decoded, or whose handler fails for good, goes to the dead-letter topic
- * with its error code and original payload, so the stream keeps flowing.
+ * all. Each input partition has its own transactional producer with a stable id, and a member that
+ * is assigned a partition initialises that producer — fencing the previous owner and letting the
+ * broker complete or abort its open transaction — before it reads the partition's committed offset
+ * (PartitionOwners): so read-committed readers see every handled message's output exactly once,
+ * across joins, clean leaves, kills and paused members (docs/events.md). A retryable failure
+ * (database or broker down) is retried with back-off and jitter, never skipped; a message that
+ * cannot be decoded, or whose handler fails for good, goes to the dead-letter topic with its error
+ * code and original payload, so the stream keeps flowing.
  */
 export class KafkaBus implements EventBus {
   /** Kafka redelivers uncommitted messages: handlers throw retryable errors instead of swallowing them. */
   readonly redelivers = true;
   private readonly kafka: Kafka;
+  private readonly partitionKafka: Kafka;
   private readonly consumers = new Set<Consumer>();
   private producer: Producer | undefined;
   private registry: SchemaRegistry | undefined;
   private readonly schemaIds = new Map<Topic, number>();
   /** The transaction of the message being handled: what its handler publishes joins it. */
   private readonly currentTransaction = new AsyncLocalStorage<{ tx: Transaction; sends: Promise<unknown> }>();
-  /** Transactional producers, one per consumed partition (stable ids, so a new owner fences a dead one). */
-  private readonly txProducers = new Map<string, Promise<Producer>>();
+  /** Per work subscription: the partitions it owns and their transactional producers. */
+  private readonly owners = new Set<PartitionOwners>();
+  /** Reads committed offsets for the take-overs. */
+  private admin: Promise<Admin> | undefined;
   private closing = false;
 
   private constructor(private readonly options: KafkaBusOptions) {
-    this.kafka = new Kafka({
-      clientId: options.clientId,
-      brokers: options.brokers,
-      logLevel: logLevel.WARN,
-      logCreator: () => ({ level, log }) => {
-        const { message, ...extra } = log;
-        if (level <= logLevel.ERROR) options.log.error({ kafka: extra }, message);
-        else options.log.warn({ kafka: extra }, message);
-      },
-      retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
-    });
+    installReadCommittedFix(); // this process's read_committed consumers must not see aborted outputs
+    const client = (quiet: Set<string>): Kafka =>
+      new Kafka({
+        clientId: options.clientId,
+        brokers: options.brokers,
+        logLevel: logLevel.WARN,
+        logCreator: () => ({ level, log }) => {
+          const { message, ...extra } = log;
+          if (quiet.has(message)) return;
+          if (level <= logLevel.ERROR) options.log.error({ kafka: extra }, message);
+          else options.log.warn({ kafka: extra }, message);
+        },
+        retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
+      });
+    this.kafka = client(new Set());
+    // the partitions' transactional producers, created anew on every assignment: a send that fails
+    // after its retries aborts the whole transaction, so kafkajs's warning does not apply to them
+    this.partitionKafka = client(new Set(['Limiting retries for the idempotent producer may invalidate EoS guarantees']));
   }
 
   /** Connects, creates missing topics and registers the event schemas (with a registry). */
@@ -89,7 +109,6 @@ export class KafkaBus implements EventBus {
       const missing = Object.values(this.options.topicNames).filter((t) => !existing.has(t));
       if (missing.length > 0) {
         await admin.createTopics({
-          waitForLeaders: true,
           topics: missing.map((topic) => ({
             topic,
             numPartitions: this.options.partitions,
@@ -97,6 +116,7 @@ export class KafkaBus implements EventBus {
             configEntries: [{ name: 'max.message.bytes', value: String(this.options.maxMessageBytes) }],
           })),
         });
+        await waitForLeaders(admin, missing);
         this.options.log.info({ topics: missing }, 'kafka topics created');
       }
     } finally {
@@ -162,10 +182,20 @@ export class KafkaBus implements EventBus {
       allowAutoTopicCreation: false,
       maxBytesPerPartition: this.options.maxMessageBytes,
       maxBytes: this.options.maxMessageBytes * 2,
-      sessionTimeout: 30_000,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: 3_000,
     });
     this.consumers.add(consumer);
+    // A listener (fromBeginning false: replies, live alerts) publishes nothing: no transactions.
+    // Work is handled in transactions by the partitions' owners, taken over on every assignment.
+    const owners =
+      options.fromBeginning === false
+        ? undefined
+        : new PartitionOwners({ kafka: this.partitionKafka, group: options.group, topic: name, committedOffset: (p) => this.committedOffset(options.group, name, p), log });
+    if (owners) {
+      this.owners.add(owners);
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => owners.assign(payload.memberAssignment[name] ?? []));
+    }
     await consumer.connect();
     await consumer.subscribe({ topic: name, fromBeginning: options.fromBeginning ?? true });
     // resolve once the group has assigned partitions and fetching began, so an event published
@@ -181,31 +211,11 @@ export class KafkaBus implements EventBus {
       autoCommit: false,
       partitionsConsumedConcurrently: options.concurrency ?? 1,
       eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+      eachBatch: async (payload) => {
         active++;
         try {
-          const partition = batch.partition;
-          // messages of one partition are handled in chunks, each chunk in ONE transaction with its
-          // offset: the transaction's fixed cost (about 50 ms here) is shared by the chunk
-          for (let i = 0; i < batch.messages.length; i += chunkSize) {
-            if (!isRunning() || isStale()) return;
-            const chunk = batch.messages.slice(i, i + chunkSize);
-            const last = chunk[chunk.length - 1]!;
-            const next = (BigInt(last.offset) + 1n).toString();
-            if (options.fromBeginning === false) {
-              // a listener (replies, live alerts): it publishes nothing, so no transaction; a failure is only logged
-              for (const message of chunk) {
-                try {
-                  await handler(await this.decode(topic, message.value));
-                } catch (err) {
-                  log.warn({ err, offset: message.offset }, 'listener failed on a message; skipped');
-                }
-              }
-              await consumer.commitOffsets([{ topic: name, partition, offset: next }]).catch(() => undefined);
-            } else if (!(await this.handleChunk(topic, name, partition, options, chunk, next, handler, consumer, heartbeat, log))) return;
-            resolveOffset(last.offset);
-            await heartbeat().catch(() => undefined);
-          }
+          if (owners) await this.handleBatch(topic, name, options, owners, handler, consumer, payload, log);
+          else await this.listen(topic, name, handler, consumer, payload, log);
         } finally {
           active--;
         }
@@ -217,8 +227,98 @@ export class KafkaBus implements EventBus {
         this.consumers.delete(consumer);
         await consumer.disconnect();
         while (active > 0) await sleep(50);
+        if (owners) {
+          this.owners.delete(owners);
+          await owners.close();
+        }
       },
     };
+  }
+
+  /** A listener's batch: each message to the handler, a failure only logged; offsets committed plainly. */
+  private async listen<T extends Topic>(topic: T, name: string, handler: (event: EventMap[T]) => Promise<void>, consumer: Consumer, payload: EachBatchPayload, log: Logger): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
+    let handled: string | undefined;
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      try {
+        await handler(await this.decode(topic, message.value));
+      } catch (err) {
+        log.warn({ err, offset: message.offset }, 'listener failed on a message; skipped');
+      }
+      resolveOffset(message.offset);
+      handled = message.offset;
+    }
+    if (handled === undefined) return;
+    await consumer.commitOffsets([{ topic: name, partition: batch.partition, offset: (BigInt(handled) + 1n).toString() }]).catch(() => undefined);
+    await heartbeat().catch(() => undefined);
+  }
+
+  /**
+   * A batch of one partition's messages, handled by the partition's owner in chunks, each chunk in
+   * ONE transaction with its offset (the transaction's fixed cost, about 50 ms here, is shared by
+   * the chunk). Before the first chunk of an assignment, the consumer's position is checked against
+   * the offset read after the take-over: kafkajs read the committed offset on joining, possibly
+   * before the previous owner's last transaction was complete, and messages below the committed
+   * offset are already handled. Stops at a chunk boundary when the assignment changes, the group
+   * rebalances (the rebalance then waits for one chunk, not the whole batch) or the bus closes.
+   */
+  private async handleBatch<T extends Topic>(
+    topic: T,
+    name: string,
+    options: SubscribeOptions,
+    owners: PartitionOwners,
+    handler: (event: EventMap[T]) => Promise<void>,
+    consumer: Consumer,
+    payload: EachBatchPayload,
+    log: Logger,
+  ): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
+    const { partition } = batch;
+    const epoch = owners.epoch;
+    const current = (): boolean => isRunning() && !isStale() && owners.epoch === epoch && !this.closing;
+    const owner = await this.owner(owners, partition, current, heartbeat, log);
+    if (!owner) return;
+    if (!owner.positioned) {
+      owner.positioned = true;
+      const first = batch.messages[0]!.offset;
+      if (owner.committed !== null && BigInt(first) < owner.committed) {
+        log.info({ partition, from: first, committed: String(owner.committed) }, 'messages the previous owner handled are skipped');
+        consumer.seek({ topic: name, partition, offset: String(owner.committed) });
+        return;
+      }
+    }
+    for (let i = 0; i < batch.messages.length; i += chunkSize) {
+      if (!current()) return;
+      const chunk = batch.messages.slice(i, i + chunkSize);
+      const last = chunk[chunk.length - 1]!;
+      if (!(await this.handleChunk(topic, name, options, owner, owners, chunk, (BigInt(last.offset) + 1n).toString(), handler, current, heartbeat, log))) return;
+      resolveOffset(last.offset);
+      await keepMembership(heartbeat, owners);
+    }
+  }
+
+  /**
+   * The partition's owner, once its take-over succeeded (retried with back-off); undefined when the
+   * batch is no longer current. A partition without an owner belongs to an assignment this member
+   * gave up: kafkajs hands it out still when its re-join failed (the coordinator was loading, say),
+   * so the re-join is asked for again instead of handling the batch.
+   */
+  private async owner(owners: PartitionOwners, partition: number, current: () => boolean, heartbeat: () => Promise<void>, log: Logger): Promise<PartitionOwner | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      if (!current()) return undefined;
+      const owner = owners.get(partition);
+      if (!owner) throw rejoin(`partition ${partition} belongs to an assignment this member gave up`);
+      try {
+        return await owner;
+      } catch (err) {
+        const delay = this.backoff(attempt);
+        log.warn({ err: toAppError(err), partition, attempt, delayMs: delay }, 'taking the partition over failed (fencing its previous owner, reading its committed offset); retrying');
+        await sleep(delay / 2 + Math.random() * (delay / 2));
+        await keepMembership(heartbeat, owners);
+        if (current()) owners.retake(partition);
+      }
+    }
   }
 
   /**
@@ -226,21 +326,25 @@ export class KafkaBus implements EventBus {
    * Within the chunk, handlers run `concurrency` at a time. A retryable failure aborts the whole
    * chunk and retries it with back-off (handlers are idempotent); a message that cannot be decoded
    * or fails for good goes to the dead-letter topic inside the transaction. Returns false when the
-   * partition moved to another member or the bus is closing (the chunk is left uncommitted).
+   * batch is no longer current (the chunk is left uncommitted, for whoever owns the partition next).
+   * When the producer was fenced (another member took the partition) or the transaction's outcome
+   * is unknown (it could not be aborted), the assignment is given up and the member re-joins the
+   * group: the next take-over reads the offset the transaction left.
    */
   private async handleChunk<T extends Topic>(
     topic: T,
     name: string,
-    partition: number,
     options: SubscribeOptions,
+    owner: PartitionOwner,
+    owners: PartitionOwners,
     chunk: { value: Buffer | null; offset: string }[],
     next: string,
     handler: (event: EventMap[T]) => Promise<void>,
-    consumer: Consumer,
+    current: () => boolean,
     heartbeat: () => Promise<void>,
     log: Logger,
   ): Promise<boolean> {
-    const producer = await this.transactionalProducer(options.group, name, partition);
+    const { partition, producer } = owner;
     const offsets = { consumerGroupId: options.group, topics: [{ topic: name, partitions: [{ partition, offset: next }] }] };
     const handleOne = async (message: { value: Buffer | null }): Promise<void> => {
       let event: EventMap[T];
@@ -259,53 +363,54 @@ export class KafkaBus implements EventBus {
       }
     };
     for (let attempt = 1; ; attempt++) {
+      let tx: Transaction;
       try {
-        const tx = await producer.transaction();
-        try {
-          const state = { tx, sends: Promise.resolve() as Promise<unknown> };
-          await this.currentTransaction.run(state, () => mapLimit(chunk, options.concurrency ?? 1, handleOne));
-          await state.sends;
-          await tx.sendOffsets(offsets);
-          await tx.commit();
-        } catch (err) {
-          await tx.abort().catch(() => undefined);
-          throw err;
-        }
-        // The transaction's offset becomes visible to the group only once the coordinator has
-        // written its markers, a moment after commit() returns; a member that takes the partition
-        // in that moment would read the older offset and repeat the chunk (Kafka's fix, KIP-447's
-        // stable offset fetch, is not in kafkajs). A plain commit of the same offset narrows it.
-        await consumer.commitOffsets([{ topic: name, partition, offset: next }]).catch(() => undefined);
+        tx = await producer.transaction();
+      } catch (err) {
+        throw giveUp(owners, partition, err, log);
+      }
+      try {
+        const state = { tx, sends: Promise.resolve() as Promise<unknown> };
+        await this.currentTransaction.run(state, () => mapLimit(chunk, options.concurrency ?? 1, handleOne));
+        await state.sends;
+        await tx.sendOffsets(offsets);
+        await tx.commit();
         return true;
       } catch (err) {
+        const aborted = await tx.abort().then(
+          () => true,
+          () => false,
+        );
+        if (!aborted || lostOwnership(err)) throw giveUp(owners, partition, err, log);
+        if (!current()) return false; // aborted: redelivered to whoever owns the partition next
         const e = toAppError(err);
-        if (this.closing) return false; // left uncommitted: redelivered after the restart
-        if (lostOwnership(err)) {
-          this.txProducers.delete(`facewatch-${options.group}-${name}-${partition}`);
-          log.info({ partition }, 'partition moved to another member; its messages are left to it');
-          return false;
-        }
-        const delay = Math.min(this.options.retryMaxMs ?? 30_000, (this.options.retryInitialMs ?? 500) * 2 ** Math.min(attempt - 1, 10));
+        const delay = this.backoff(attempt);
         log.warn({ err: e, attempt, delayMs: delay, partition, offset: chunk[0]!.offset }, 'retryable failure; retrying');
         await sleep(delay / 2 + Math.random() * (delay / 2));
-        await heartbeat().catch(() => undefined);
+        await keepMembership(heartbeat, owners);
+        if (!current()) return false;
       }
     }
   }
 
-  private transactionalProducer(group: string, topic: string, partition: number): Promise<Producer> {
-    const id = `facewatch-${group}-${topic}-${partition}`;
-    let producer = this.txProducers.get(id);
-    if (!producer) {
-      producer = (async () => {
-        const p = this.kafka.producer({ transactionalId: id, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-        await p.connect();
-        return p;
-      })();
-      this.txProducers.set(id, producer);
-      producer.catch(() => this.txProducers.delete(id));
-    }
-    return producer;
+  private backoff(attempt: number): number {
+    return Math.min(this.options.retryMaxMs ?? 30_000, (this.options.retryInitialMs ?? 500) * 2 ** Math.min(attempt - 1, 10));
+  }
+
+  /** The group's committed offset of one partition (null: none), read through the bus's admin client. */
+  private async committedOffset(group: string, topic: string, partition: number): Promise<bigint | null> {
+    this.admin ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      return admin;
+    })();
+    const admin = await this.admin.catch((err: unknown) => {
+      this.admin = undefined;
+      throw err;
+    });
+    const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    const offset = offsets?.partitions.find((p) => p.partition === partition)?.offset;
+    return offset === undefined || BigInt(offset) < 0n ? null : BigInt(offset);
   }
 
   private async deadLetter(from: string, value: Buffer | null, error: AppError, log: Logger): Promise<void> {
@@ -325,8 +430,11 @@ export class KafkaBus implements EventBus {
     this.closing = true;
     await Promise.allSettled([...this.consumers].map((c) => c.disconnect()));
     this.consumers.clear();
-    await Promise.allSettled([...this.txProducers.values()].map(async (p) => (await p).disconnect()));
-    this.txProducers.clear();
+    await Promise.allSettled([...this.owners].map((o) => o.close()));
+    this.owners.clear();
+    const admin = this.admin;
+    this.admin = undefined;
+    await admin?.then((a) => a.disconnect()).catch(() => undefined);
     await this.producer?.disconnect().catch(() => undefined);
     this.producer = undefined;
   }
@@ -354,11 +462,67 @@ async function mapLimit<T>(items: readonly T[], limit: number, work: (item: T) =
   if (failure !== undefined) throw failure;
 }
 
-/** Kafka's answers meaning this member no longer owns the partition or its transactional id. */
+/** Kafka's answers meaning this member's producer was fenced: another member took the partition over. */
 function lostOwnership(err: unknown): boolean {
-  const types = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH', 'REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID']);
+  return hasType(err, ['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']);
+}
+
+/** Kafka's answers meaning the member's assignment is over: it must re-join the group. */
+const rejoinTypes = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR_FOR_GROUP', 'FENCED_INSTANCE_ID']);
+
+/**
+ * Heartbeats between chunks. A rebalance (or the member's eviction) ends the assignment: the error
+ * goes up to kafkajs, which re-joins once the batches in hand stop, instead of after they are done.
+ */
+async function keepMembership(heartbeat: () => Promise<void>, owners: PartitionOwners): Promise<void> {
+  try {
+    await heartbeat();
+  } catch (err) {
+    if (!rejoinTypes.has((err as { type?: string }).type ?? '')) return; // the next heartbeat retries
+    owners.retire();
+    throw err;
+  }
+}
+
+/** Ends the assignment after a fenced producer or a transaction of unknown outcome, and asks for a re-join. */
+function giveUp(owners: PartitionOwners, partition: number, err: unknown, log: Logger): Error {
+  owners.retire();
+  const fenced = lostOwnership(err);
+  log.warn(
+    { err: toAppError(err), partition },
+    fenced ? 'another member took the partition over; re-joining the group' : 'a transaction could not be completed or aborted; re-joining the group to take the partitions over again',
+  );
+  return rejoin(`partition ${partition}: ${fenced ? 'fenced by a new owner' : 'transaction outcome unknown'}`);
+}
+
+/** An error on which kafkajs re-joins the group (it takes a failure of a batch with a rebalance error as one). */
+function rejoin(reason: string): Error {
+  return new KafkaJSProtocolError(Object.assign(new Error(reason), { type: 'REBALANCE_IN_PROGRESS', code: 27 }));
+}
+
+/**
+ * Waits until every partition of `topics` has a leader. kafkajs's own wait (createTopics'
+ * waitForLeaders) gives up on UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers for a
+ * moment after it created a topic.
+ */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics });
+      if (found.length === topics.length && found.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (err) {
+      if (!hasType(err, ['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']) || Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`topics without a leader after ${timeoutMs} ms: ${topics.join(', ')}`);
+    await sleep(100);
+  }
+}
+
+/** Whether a kafkajs error, or one of its causes, is of one of `types`. */
+function hasType(err: unknown, types: readonly string[]): boolean {
   for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    if (types.has((e as { type?: string }).type ?? '')) return true;
+    if (types.includes((e as { type?: string }).type ?? '')) return true;
   }
   return false;
 }
