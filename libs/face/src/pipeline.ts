@@ -18,6 +18,7 @@ import {
 } from './detect/ultraface.js';
 import { embedderTensorData, l2Normalise } from './embed/embed.js';
 import { loadManifest, type ModelName } from './models/manifest.js';
+import { createFastestSession, type ChosenSession, type OptimisationLevel } from './models/session.js';
 import { measureQuality, type FaceQuality } from './quality/face-quality.js';
 
 export interface PipelineSettings {
@@ -81,6 +82,9 @@ export interface AnalyseResult {
   timings: StageTimings;
 }
 
+/** Per model loaded: the graph optimisation level kept and the probe time of each level tried (ms). */
+export type SessionChoices = Partial<Record<ModelName, { level: OptimisationLevel; probeMs: Partial<Record<OptimisationLevel, number>> }>>;
+
 /** Context crops are at most this long on their long side. */
 const CONTEXT_MAX_SIDE = 256;
 
@@ -107,15 +111,23 @@ export const modelsForDetector: Record<DetectorName, ModelName[]> = {
  * calls it directly.
  */
 export class FacePipeline {
-  private readonly sessions = new Map<ModelName, Promise<ort.InferenceSession>>();
+  private readonly sessions = new Map<ModelName, Promise<ChosenSession>>();
 
   constructor(private readonly settings: PipelineSettings) {}
 
-  /** Loads the sessions a detector (and the embedder) need, so the first request is not slow. */
-  async warmUp(detectors: readonly DetectorName[], embed: boolean): Promise<void> {
+  /**
+   * Loads the sessions a detector (and the embedder) need, so the first request is not slow, one
+   * after the other (their optimisation levels are chosen by timing). Returns what was chosen.
+   */
+  async warmUp(detectors: readonly DetectorName[], embed: boolean): Promise<SessionChoices> {
     const names = new Set<ModelName>(detectors.flatMap((d) => modelsForDetector[d]));
     if (embed) names.add('fr_feature');
-    await Promise.all([...names].map((n) => this.session(n)));
+    const choices: SessionChoices = {};
+    for (const name of names) {
+      const { level, probeMs } = await this.chosen(name);
+      choices[name] = { level, probeMs };
+    }
+    return choices;
   }
 
   async analyse(bytes: Uint8Array, options: AnalyseOptions): Promise<AnalyseResult> {
@@ -200,7 +212,11 @@ export class FacePipeline {
     }
   }
 
-  private session(name: ModelName): Promise<ort.InferenceSession> {
+  private async session(name: ModelName): Promise<ort.InferenceSession> {
+    return (await this.chosen(name)).session;
+  }
+
+  private chosen(name: ModelName): Promise<ChosenSession> {
     let session = this.sessions.get(name);
     if (!session) {
       session = this.createSession(name);
@@ -210,7 +226,7 @@ export class FacePipeline {
     return session;
   }
 
-  private async createSession(name: ModelName): Promise<ort.InferenceSession> {
+  private async createSession(name: ModelName): Promise<ChosenSession> {
     const entry = loadManifest().find((m) => m.name === name)!;
     const path = join(this.settings.modelsDir, entry.file);
     if (!existsSync(path)) {
@@ -219,13 +235,7 @@ export class FacePipeline {
       });
     }
     try {
-      return await ort.InferenceSession.create(path, {
-        intraOpNumThreads: 1,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        logSeverityLevel: 3,
-      });
+      return await createFastestSession(path, name);
     } catch (err) {
       throw new AppError(ErrorCode.MODEL_MISSING, `model "${name}" at ${path} could not be loaded: ${(err as Error).message}; run \`npm run models:fetch\``, {
         cause: err,
@@ -237,6 +247,6 @@ export class FacePipeline {
   async close(): Promise<void> {
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
-    await Promise.allSettled(sessions.map(async (s) => (await s).release()));
+    await Promise.allSettled(sessions.map(async (s) => (await s).session.release()));
   }
 }
