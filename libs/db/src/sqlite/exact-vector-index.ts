@@ -1,6 +1,7 @@
 import { AppError, ErrorCode } from '@facewatch/core';
 import type { VectorIndex, VectorMatch } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
+import { Int8Rows, SCAN_CHUNK_ROWS } from './int8-rows.js';
 import { TopK } from './top-k.js';
 import { decodeFloat32, encodeFloat32, float32View } from './vector-codec.js';
 import { checkDimensions, checkId, checkSearch, checkedSquaredNorm } from './vector-checks.js';
@@ -51,12 +52,19 @@ export class ExactVectorIndex implements VectorIndex {
   #vectors: Float32Array;
   #ids: string[] = [];
   readonly #rows = new Map<string, number>();
+  readonly #int8: Int8Rows;
+  /** Searches in progress (each may yield between chunks), and writes waiting for them to end. */
+  #scans = 0;
+  readonly #writers: (() => void)[] = [];
+  readonly #scanWaiters: (() => void)[] = [];
+  #writing = false;
 
   private constructor(ctx: SqliteContext, model: string, dimensions: number, capacity: number) {
     this.#ctx = ctx;
     this.model = model;
     this.dimensions = dimensions;
     this.#vectors = new Float32Array(Math.max(capacity, initialCapacity) * dimensions);
+    this.#int8 = new Int8Rows(dimensions, Math.max(capacity, initialCapacity));
   }
 
   /**
@@ -98,18 +106,24 @@ export class ExactVectorIndex implements VectorIndex {
       return Math.sqrt(checkedSquaredNorm(vector, this.dimensions, this.model, `vector ${id}`));
     });
     if (items.length === 0) return;
-    this.#ctx.run(`storing ${items.length} vectors of ${this.model}`, () => {
-      const db = this.#ctx.db;
-      const put = this.#ctx.prepare('INSERT INTO vector_entries (model, id, vector) VALUES (?, ?, ?) ON CONFLICT (model, id) DO UPDATE SET vector = excluded.vector');
-      db.transaction(() => {
-        for (const { id, vector } of items) put.run(this.model, id, encodeFloat32(vector));
-      })();
+    await this.#exclusive(() => {
+      this.#ctx.run(`storing ${items.length} vectors of ${this.model}`, () => {
+        const db = this.#ctx.db;
+        const put = this.#ctx.prepare('INSERT INTO vector_entries (model, id, vector) VALUES (?, ?, ?) ON CONFLICT (model, id) DO UPDATE SET vector = excluded.vector');
+        db.transaction(() => {
+          for (const { id, vector } of items) put.run(this.model, id, encodeFloat32(vector));
+        })();
+      });
+      items.forEach(({ id, vector }, i) => this.#place(id, vector, norms[i]!));
     });
-    items.forEach(({ id, vector }, i) => this.#place(id, vector, norms[i]!));
   }
 
   async remove(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
+    await this.#exclusive(() => this.#remove(ids));
+  }
+
+  #remove(ids: readonly string[]): void {
     this.#ctx.run(`removing ${ids.length} vectors of ${this.model}`, () => {
       const db = this.#ctx.db;
       const del = this.#ctx.prepare('DELETE FROM vector_entries WHERE model = ? AND id = ?');
@@ -124,6 +138,7 @@ export class ExactVectorIndex implements VectorIndex {
       const last = this.#ids.length - 1;
       if (row !== last) {
         this.#vectors.copyWithin(row * d, last * d, last * d + d);
+        this.#int8.move(last, row);
         const moved = this.#ids[last]!;
         this.#ids[row] = moved;
         this.#rows.set(moved, row);
@@ -137,27 +152,58 @@ export class ExactVectorIndex implements VectorIndex {
     const { maxDistance = Infinity } = options;
     checkSearch(k, options.maxDistance, this.model);
     const squaredNorm = checkedSquaredNorm(vector, this.dimensions, this.model, 'the query vector');
-    return this.#ctx.run(`searching ${this.model}`, () => this.#scan(vector, 1 / Math.sqrt(squaredNorm), Math.min(k, this.#ids.length), maxDistance));
+    this.#ctx.run(`searching ${this.model}`, () => undefined); // a closed store refuses, as before
+    while (this.#writing || this.#writers.length > 0) await new Promise<void>((resolve) => this.#scanWaiters.push(resolve));
+    this.#scans++;
+    try {
+      return await this.#scan(vector, 1 / Math.sqrt(squaredNorm), k, maxDistance);
+    } finally {
+      if (--this.#scans === 0 && this.#writers.length > 0) {
+        this.#writing = true; // handed over now, so no search starts before the writer runs
+        this.#writers.shift()!();
+      }
+    }
   }
 
   async count(): Promise<number> {
     return this.#ctx.run(`counting ${this.model}`, () => this.#ids.length);
   }
 
-  #scan(query: Float32Array, scale: number, k: number, maxDistance: number): VectorMatch[] {
+  /**
+   * The exact k nearest in two passes. The int8 rows give every row an approximate dot product
+   * within ±bound of the exact one (Int8Rows.setQuery); a row whose approximation is more than
+   * 2·bound below the k-th best approximation cannot be among the k nearest (k rows are known to
+   * be closer), so only the rest — typically k plus a handful — are scored exactly (float64 over the
+   * float32 rows, as before) into the heap. The first pass runs in chunks of SCAN_CHUNK_ROWS rows
+   * with the event loop served between chunks.
+   */
+  async #scan(query: Float32Array, scale: number, k: number, maxDistance: number): Promise<VectorMatch[]> {
     const d = this.dimensions;
     const q = new Float64Array(d);
     for (let j = 0; j < d; j++) q[j] = query[j]! * scale;
     const ids = this.#ids;
-    const vectors = this.#vectors;
-    const top = new TopK(k, (row) => ids[row]!);
-    let bound = Math.min(maxDistance, top.bound);
     const n = ids.length;
-    const d4 = d - (d % 4);
-    for (let row = 0, base = 0; row < n; row++, base += d) {
+    const top = new TopK(Math.min(k, n), (row) => ids[row]!);
+    if (n === 0 || k === 0) return [];
+    const { errorBound, queryScale } = this.#int8.setQuery(q);
+    const approx = new Float32Array(n);
+    for (let start = 0; start < n; start += SCAN_CHUNK_ROWS) {
+      if (start > 0) {
+        await yieldToEventLoop();
+        this.#int8.setQuery(q); // another search of this index may have set its own query meanwhile
+      }
+      approx.set(this.#int8.score(start, Math.min(SCAN_CHUNK_ROWS, n - start)), start);
+    }
+    // the k-th largest approximation, then every row that may beat it
+    const kth = kthLargest(approx, Math.min(k, n)) * queryScale;
+    const floor = Math.max(kth - 2 * errorBound, 1 - maxDistance - errorBound) / queryScale;
+    const vectors = this.#vectors;
+    for (let row = 0; row < n; row++) {
+      if (approx[row]! < floor) continue;
+      const base = row * d;
       let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
       let j = 0;
-      for (; j < d4; j += 4) {
+      for (; j + 4 <= d; j += 4) {
         s0 += q[j]! * vectors[base + j]!;
         s1 += q[j + 1]! * vectors[base + j + 1]!;
         s2 += q[j + 2]! * vectors[base + j + 2]!;
@@ -165,12 +211,28 @@ export class ExactVectorIndex implements VectorIndex {
       }
       for (; j < d; j++) s0 += q[j]! * vectors[base + j]!;
       const distance = 1 - (s0 + s1 + s2 + s3);
-      if (distance > bound) continue;
-      top.offer(distance, row);
-      bound = Math.min(maxDistance, top.bound);
+      if (distance <= maxDistance) top.offer(distance, row);
     }
     // rounding can put identical or opposite vectors a hair outside 0..2
     return top.sorted().map(({ slot, distance }) => ({ id: ids[slot]!, distance: Math.min(2, Math.max(0, distance)) }));
+  }
+
+  /** Runs a write once no search is scanning (searches arriving meanwhile wait for it). */
+  async #exclusive<T>(write: () => T): Promise<T> {
+    // a waiting writer is woken with #writing already set for it
+    if (this.#scans > 0 || this.#writing) await new Promise<void>((resolve) => this.#writers.push(resolve));
+    else this.#writing = true;
+    try {
+      return write();
+    } finally {
+      const next = this.#writers.shift();
+      if (next) {
+        next();
+      } else {
+        this.#writing = false;
+        for (const wake of this.#scanWaiters.splice(0)) wake();
+      }
+    }
   }
 
   /** Writes the unit-length copy of a vector into its row (appending, and growing, for a new id). */
@@ -189,5 +251,40 @@ export class ExactVectorIndex implements VectorIndex {
     }
     const base = row * d;
     for (let j = 0; j < d; j++) this.#vectors[base + j] = vector[j]! / norm;
+    this.#int8.set(row, this.#vectors.subarray(base, base + d));
   }
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The k-th largest value of `values` (1 ≤ k ≤ length), with a min-heap of the k largest. */
+function kthLargest(values: Float32Array, k: number): number {
+  const heap = new Float64Array(k);
+  let size = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (size < k) {
+      let c = size++;
+      heap[c] = v;
+      while (c > 0) {
+        const p = (c - 1) >> 1;
+        if (heap[p]! <= heap[c]!) break;
+        [heap[p], heap[c]] = [heap[c]!, heap[p]!];
+        c = p;
+      }
+    } else if (v > heap[0]!) {
+      heap[0] = v;
+      let p = 0;
+      for (;;) {
+        const l = 2 * p + 1, r = l + 1;
+        let m = p;
+        if (l < k && heap[l]! < heap[m]!) m = l;
+        if (r < k && heap[r]! < heap[m]!) m = r;
+        if (m === p) break;
+        [heap[p], heap[m]] = [heap[m]!, heap[p]!];
+        p = m;
+      }
+    }
+  }
+  return heap[0]!;
 }
