@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { openPostgresStore } from '../postgres/open-postgres-store.js';
 import { PgVectorIndex, searchSql, toVectorBinary, type AnnStorage } from '../postgres/pgvector-index.js';
-import { gaussian, randomUnitVector, seededRandom } from '../testing/vectors.js';
+import { gaussian, normalise, randomUnitVector, seededRandom } from '../testing/vectors.js';
 import { exactTopKMany, percentile } from './bench-utils.js';
 
 // `DATABASE_URL=postgresql://… npm run bench:pgvector -- [--vectors 100000] [--storage halfvec,vector]
@@ -28,6 +28,7 @@ const { values } = parseArgs({
   options: {
     vectors: { type: 'string', default: '100000' },
     centres: { type: 'string' },
+    spectrum: { type: 'string', default: 'uniform' },
     storage: { type: 'string', default: 'halfvec,vector' },
     m: { type: 'string', default: '16' },
     'ef-construction': { type: 'string', default: '64' },
@@ -47,6 +48,12 @@ const batch = 1000;
 const n = Number(values.vectors);
 const centres = values.centres ? Number(values.centres) : Math.max(1, Math.round(n / 10));
 const queryCount = Number(values.queries);
+// 'uniform': identity centres uniform on the sphere (two identities' cosine has sd 0.044 in 512-d:
+// no structure a graph can follow, the hardest case for HNSW); 'face': centres drawn with sd
+// (j+1)^-0.37 on component j, so two identities' cosine has sd ≈ 0.10, as impostor pairs of real
+// fr_feature embeddings (docs/face-thresholds.md: 90th percentile 0.137).
+const spectrum = values.spectrum;
+const spectrumAlpha = 0.37;
 const storages = values.storage.split(',') as AnnStorage[];
 const m = Number(values.m);
 const efConstruction = Number(values['ef-construction']);
@@ -65,7 +72,12 @@ if (!Number.isInteger(n) || n < 1 || storages.some((s) => s !== 'vector' && s !=
 /** The data set as one Float32Array (row i at i × 512) plus queries, from a fixed seed. */
 function dataset(): { vectors: Float32Array; queries: Float32Array[] } {
   const random = seededRandom(42);
-  const centreVectors = Array.from({ length: centres }, () => randomUnitVector(random, dimensions));
+  const sd = Float64Array.from({ length: dimensions }, (_, j) => (spectrum === 'face' ? (j + 1) ** -spectrumAlpha : 1));
+  const centreVectors = Array.from({ length: centres }, () => {
+    const v = randomUnitVector(random, dimensions);
+    for (let j = 0; j < dimensions; j++) v[j] = v[j]! * sd[j]!;
+    return normalise(v);
+  });
   const vectors = new Float32Array(n * dimensions);
   const noisy = (centre: Float32Array, out: Float32Array): void => {
     let sum = 0;
@@ -93,7 +105,7 @@ const maxK = Math.max(...ks);
 const started = performance.now();
 const { vectors, queries } = dataset();
 const measured = queries.slice(warmUp);
-const truthFile = join(tmpdir(), 'facewatch-bench-pgvector', `truth-${n}-${centres}-${queryCount}-${maxK}.json`);
+const truthFile = join(tmpdir(), 'facewatch-bench-pgvector', `truth-${n}-${centres}-${spectrum}-${queryCount}-${maxK}.json`);
 let truth: number[][];
 if (existsSync(truthFile)) {
   truth = JSON.parse(readFileSync(truthFile, 'utf8')) as number[][];
@@ -116,7 +128,7 @@ try {
     )
   ).rows.map((r) => `${r.name}=${r.value}`);
   const extVersion = (await admin.query<{ v: string }>("SELECT extversion AS v FROM pg_extension WHERE extname = 'vector'")).rows[0]?.v;
-  console.log(`bench:pgvector — ${n} clustered ${dimensions}-d unit vectors (${centres} centres, noise σ=${sigma} per component), ${queryCount} queries after ${warmUp} warm-up, k ${ks.join(' and ')}`);
+  console.log(`bench:pgvector — ${n} clustered ${dimensions}-d unit vectors (${centres} centres, ${spectrum === 'face' ? `face-like spectrum (sd of component j ∝ (j+1)^-${spectrumAlpha})` : 'uniform on the sphere'}, noise σ=${sigma} per component), ${queryCount} queries after ${warmUp} warm-up, k ${ks.join(' and ')}`);
   console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'}), PostgreSQL ${server}, pgvector ${extVersion}, ${settings.join(', ')}`);
   console.log(`ground truth: float64 brute force in JS, cached in ${truthFile} (${prepS.toFixed(1)} s with data generation)`);
 

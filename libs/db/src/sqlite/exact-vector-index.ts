@@ -7,28 +7,24 @@ import { decodeFloat32, encodeFloat32, float32View } from './vector-codec.js';
 import { checkDimensions, checkId, checkSearch, checkedSquaredNorm } from './vector-checks.js';
 
 // The default vector index of the SQLite store, chosen over sqlite-vec 0.1.9 (vec0, cosine) by
-// `npm run bench:vector` (512-d clustered unit vectors, k=5, 300 queries; node 20.20.2, 2 shared
-// AMD EPYC cores under load, so read the figures as ratios):
+// `npm run bench:vector` (both exact; the scan answered 1.2–1.6× sooner, inserted 1.4× faster and
+// needs no native extension: sqlite-vec is pre-1.0, ships prebuilt binaries for five platforms
+// only, has no upsert and caps k at 4096; libs/db/README.md has the figures).
 //
-//   vectors  candidate    insert vectors/s  ready after reopen  query p50 / p95   recall@1  file
-//    10 000  exact scan        14 305            382 ms          9.19 / 15.96 ms    1.000    27.8 MB
-//    10 000  sqlite-vec        10 234             41 ms         15.12 / 18.64 ms    1.000    21.6 MB
-//   100 000  exact scan        17 005           2626 ms        114.54 / 133.33 ms   1.000   276.3 MB
-//   100 000  sqlite-vec        11 403            155 ms        133.55 / 153.07 ms   1.000   211.3 MB
-//
-// Both are exact (sqlite-vec 0.1.9 is a brute-force scan too, so recall is 1 either way); the
-// exact scan answers 1.2–1.6× sooner and inserts 1.4× faster, and needs no native extension:
-// sqlite-vec ships prebuilt binaries for five platforms only (no musl, no Windows on ARM), is
-// pre-1.0, has no upsert and caps k at 4096. What the exact scan pays: 2 KB of memory per 512-d
-// vector and a load on open (~0.4 s per 10 000 vectors). The watch-list of the embedded profile
-// holds hundreds to a few thousand faces; far beyond 100 000, use the PostgreSQL + pgvector profile.
+// A search reads an int8 copy of every row first (int8-rows.ts: a WebAssembly SIMD kernel, 8
+// products an instruction, a quarter of the float32 rows' memory traffic) and computes exact
+// float64 distances only for the rows that can still be among the k nearest, in chunks of 4096 rows
+// with the event loop served between them. At 100 000 × 512-d: 11.5–12 CPU ms a search instead of
+// 91 (issue #12: 115–126 ms, holding HTTP meanwhile), the same answers.
 
 const initialCapacity = 256;
 
 /**
  * Exact cosine k-NN for one embedding model: every vector, scaled to unit length, lives in one
- * contiguous Float32Array (row r at r × dimensions), so a search is one pass of dot products
- * (distance = 1 − q·v, accumulated in float64) feeding a bounded heap. The rows persist in
+ * contiguous Float32Array (row r at r × dimensions) and, rounded to int8 with a scale per row, in
+ * {@link Int8Rows}. A search scores every int8 row (within a known error bound of the exact dot
+ * product), then computes distance = 1 − q·v in float64 for the rows that can beat the k-th best,
+ * feeding a bounded heap: exact answers, ties by id, as a full float64 scan gives. The rows persist in
  * `vector_entries` (model, id, float32 blob as given) and are loaded back when the store opens the
  * index; upsert and remove write SQLite first, in one transaction, and only then the memory copy, so
  * a failed write changes nothing. Removal moves the last row into the freed one (swap-remove) and
@@ -41,9 +37,11 @@ const initialCapacity = 256;
  * `allFaces(model)` when its length differs from `count()` at start repairs it; upsert is
  * idempotent) or an index id whose face is gone (`facesByIds` skips it when naming matches).
  *
- * Limits: memory is dimensions × 4 bytes per vector (2 KB at 512-d, 200 MB for 100 000); a search
- * costs O(n × dimensions) on the calling thread (~9 ms at 10 000 × 512); and this process must be
- * the only writer of the index, since another process's writes are only seen after a reopen.
+ * Limits: memory is dimensions × 5 bytes per vector (2.5 KB at 512-d, 250 MB for 100 000); a search
+ * costs O(n × dimensions) of the calling thread's time (~12 CPU ms at 100 000 × 512), in slices of
+ * SCAN_CHUNK_ROWS rows between which the event loop runs; writes wait for searches in progress
+ * (and searches arriving meanwhile wait for the write); and this process must be the only writer of
+ * the index, since another process's writes are only seen after a reopen.
  */
 export class ExactVectorIndex implements VectorIndex {
   readonly model: string;
