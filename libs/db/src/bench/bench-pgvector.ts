@@ -23,7 +23,8 @@ import { exactTopKMany, percentile } from './bench-utils.js';
 // exact float64 scan in JS. k=64 is what the local
 // backend asks for (at least 64 candidates, then scores the people they belong to). The ground
 // truth of a data set is cached in the temp folder. Works in a schema of its own, dropped at the
-// end unless --keep (then --reuse <schema> measures again without loading or building).
+// end unless --keep (then --reuse <schema> measures again without loading, and without building
+// when the index there has the storage asked for, unless --rebuild).
 const { values } = parseArgs({
   options: {
     vectors: { type: 'string', default: '100000' },
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     'maintenance-work-mem': { type: 'string', default: '4GB' },
     keep: { type: 'boolean', default: false },
     reuse: { type: 'string' },
+    rebuild: { type: 'boolean', default: false },
   },
   allowPositionals: true,
 });
@@ -154,7 +156,7 @@ try {
   console.log('storage | m  | ef_con | build s | index MB |   k | ef_search | plan | query p50 ms | p99 ms | recall@1 | recall@5');
   for (const storage of storages) {
     let buildS = Number.NaN;
-    if (values.reuse === undefined || opened.annStorage !== storage) {
+    if (values.reuse === undefined || values.rebuild || opened.annStorage !== storage) {
       await opened.dropAnnIndex();
       const t1 = performance.now();
       await opened.buildAnnIndex({ storage, m, efConstruction, maintenanceWorkMem: values['maintenance-work-mem'] });
