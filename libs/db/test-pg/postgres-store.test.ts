@@ -240,6 +240,41 @@ describe('PostgreSQL store', () => {
     }
   });
 
+  test('a halfvec HNSW index: rebuilt with storage halfvec, searches go through it and answer with exact distances', async () => {
+    const { store, schema, done } = await freshStore('halfvec');
+    try {
+      type Bulk = Awaited<ReturnType<Store['vectorIndex']>> & { dropAnnIndex(): Promise<void>; buildAnnIndex(o?: { storage?: 'vector' | 'halfvec' }): Promise<void>; annStorage: string | undefined };
+      const index = (await store.vectorIndex('m', 64)) as Bulk;
+      assert.equal(index.annStorage, 'vector');
+      const random = seededRandom(12);
+      const centres = Array.from({ length: 50 }, () => randomUnitVector(random, 64));
+      const items = Array.from({ length: 3000 }, (_, i) => ({ id: `v${i}`, vector: noisyUnitVector(random, centres[i % 50]!, 0.05) }));
+      await index.upsert(items);
+      await index.dropAnnIndex();
+      await index.buildAnnIndex({ storage: 'halfvec' });
+      assert.equal(index.annStorage, 'halfvec');
+      const def = await withAdmin(async (c) => (await c.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexdef LIKE '%USING hnsw%'`, [schema])).rows[0]?.indexdef);
+      assert.match(def ?? '', /USING hnsw \(\(\(embedding\)::halfvec\(64\)\) halfvec_cosine_ops\)/);
+      await withAdmin((c) => c.query(`ANALYZE ${q(schema)}.${q('vector_entries_1')}`));
+      const plan = await withAdmin(async (c) => {
+        await c.query(`SET search_path TO ${q(schema)}, public`);
+        const sql = `SELECT id FROM (SELECT id, embedding FROM vector_entries_1 ORDER BY embedding::halfvec(64) <=> $1::vector::halfvec(64) LIMIT 5) AS nearest`;
+        return (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, [toText(items[0]!.vector)])).rows.map((r) => r['QUERY PLAN']).join('\n');
+      });
+      assert.match(plan, /Index Scan using vector_entries_1_hnsw/);
+      for (const i of [3, 777, 2999]) {
+        const query = noisyUnitVector(random, items[i]!.vector, 0.02);
+        const found = await index.search(query, 10);
+        const expected = bruteForceNearest(items, query, 10);
+        assert.deepEqual(found.map((m) => m.id), expected.map((m) => m.id), `query near v${i}`);
+        // re-ranked on the float32 column: distances as exact as with a vector index
+        found.forEach((m, j) => assert.ok(Math.abs(m.distance - expected[j]!.distance) < 1e-5));
+      }
+    } finally {
+      await done();
+    }
+  });
+
   test('upsert: repeated ids in one batch (the last wins), batches above one statement, values round-trip as float32', async () => {
     const { store, done } = await freshStore('upsert');
     try {

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { AppError, ErrorCode, type DetectorName } from '@facewatch/core';
-import { alignFace, ALIGNED_SIDE } from './align/align.js';
-import { cropJpeg, decodeImage, rgbToJpeg, resizeRgb, type DecodeLimits, type ImageFormat, type RgbImage } from './image/decode.js';
-import { clipBox, scaleDetection, type Box, type Detection, type DetectOptions, type FiveLandmarks } from './detect/types.js';
+import { alignFace, alignedFootprint, ALIGNED_SIDE, sourcePerOutput } from './align/align.js';
+import { cropJpeg, decodeInspected, decodeRegion, inspectForDecode, rgbToJpeg, resizeRgb, workingSize, type DecodeLimits, type ImageFormat, type RgbImage, type RgbRegion } from './image/decode.js';
+import { clipBox, scaleDetection, type Box, type Detection, type DetectOptions, type FiveLandmarks, type Point } from './detect/types.js';
 import { decodeYunet, yunetTensorData } from './detect/yunet.js';
 import {
   decodeUltraface,
@@ -18,6 +18,7 @@ import {
 } from './detect/ultraface.js';
 import { embedderTensorData, l2Normalise } from './embed/embed.js';
 import { loadManifest, type ModelName } from './models/manifest.js';
+import { createFastestSession, type ChosenSession, type OptimisationLevel } from './models/session.js';
 import { measureQuality, type FaceQuality } from './quality/face-quality.js';
 
 export interface PipelineSettings {
@@ -81,6 +82,31 @@ export interface AnalyseResult {
   timings: StageTimings;
 }
 
+/** Per model loaded: the graph optimisation level kept and the probe time of each level tried (ms). */
+export type SessionChoices = Partial<Record<ModelName, { level: OptimisationLevel; probeMs: Partial<Record<OptimisationLevel, number>> }>>;
+
+/**
+ * A JPEG whose long side is at least this many times the detector's input side is decoded at the
+ * detector's size (cheap: sharp shrinks a JPEG on load by 2, 4 or 8, but only when the reduction
+ * is at least 3, 5 or 9), and only the faces needing more pixels are decoded again. Below that the
+ * detector's size costs a full decode anyway, so the working image is decoded once and the
+ * detector's input made from it.
+ */
+const DETECTION_FIRST_MIN_SHRINK = 3;
+
+/**
+ * A face is aligned from the detection image when that image has at least this many pixels per
+ * pixel of the 112x112 crop (the warp then averages 2x2 samples, as it does from the working
+ * image); smaller faces are aligned from the working-size image.
+ */
+const MIN_SOURCE_PER_OUTPUT = 2;
+
+/** The image a face is aligned from, and the factor from detection-image pixels to its pixels. */
+interface FaceSource {
+  image: RgbImage & Partial<Pick<RgbRegion, 'left' | 'top'>>;
+  factor: number;
+}
+
 /** Context crops are at most this long on their long side. */
 const CONTEXT_MAX_SIDE = 256;
 
@@ -107,15 +133,23 @@ export const modelsForDetector: Record<DetectorName, ModelName[]> = {
  * calls it directly.
  */
 export class FacePipeline {
-  private readonly sessions = new Map<ModelName, Promise<ort.InferenceSession>>();
+  private readonly sessions = new Map<ModelName, Promise<ChosenSession>>();
 
   constructor(private readonly settings: PipelineSettings) {}
 
-  /** Loads the sessions a detector (and the embedder) need, so the first request is not slow. */
-  async warmUp(detectors: readonly DetectorName[], embed: boolean): Promise<void> {
+  /**
+   * Loads the sessions a detector (and the embedder) need, so the first request is not slow, one
+   * after the other (their optimisation levels are chosen by timing). Returns what was chosen.
+   */
+  async warmUp(detectors: readonly DetectorName[], embed: boolean): Promise<SessionChoices> {
     const names = new Set<ModelName>(detectors.flatMap((d) => modelsForDetector[d]));
     if (embed) names.add('fr_feature');
-    await Promise.all([...names].map((n) => this.session(n)));
+    const choices: SessionChoices = {};
+    for (const name of names) {
+      const { level, probeMs } = await this.chosen(name);
+      choices[name] = { level, probeMs };
+    }
+    return choices;
   }
 
   async analyse(bytes: Uint8Array, options: AnalyseOptions): Promise<AnalyseResult> {
@@ -127,7 +161,13 @@ export class FacePipeline {
     const timings: StageTimings = { decodeMs: 0, detectMs: 0, alignMs: 0, embedMs: 0 };
 
     let t = performance.now();
-    const image = await decodeImage(bytes, this.settings.decode);
+    const inspected = await inspectForDecode(bytes, this.settings.decode);
+    const detectSide = this.settings.detection.maxSidePx;
+    // See DETECTION_FIRST_MIN_SHRINK: large JPEGs are decoded at the detector's size, and faces
+    // that need more pixels than that image has are decoded again, their region only.
+    const detectionFirst =
+      detector === 'yunet' && inspected.format === 'jpeg' && Math.max(inspected.width, inspected.height) >= DETECTION_FIRST_MIN_SHRINK * detectSide && this.settings.decode.maxSidePx > detectSide;
+    const image = await decodeInspected(inspected, detectionFirst ? detectSide : this.settings.decode.maxSidePx);
     timings.decodeMs = performance.now() - t;
 
     t = performance.now();
@@ -135,26 +175,77 @@ export class FacePipeline {
     detections.sort((a, b) => b.score - a.score);
     timings.detectMs = performance.now() - t;
 
+    // where each face is aligned from: `image` (d.landmarks are in its pixels), or a region of the
+    // working-size image decoded for the faces `image` has too few pixels for
+    const sources = detections.map((): FaceSource => ({ image, factor: 1 }));
+    if (options.embed && detectionFirst) {
+      t = performance.now();
+      await this.decodeSmallFaces(inspected, image, detections, sources, options.evidence === true);
+      timings.decodeMs += performance.now() - t;
+    }
+
     const faces: AnalysedFace[] = [];
-    for (const d of detections) {
+    for (const [i, d] of detections.entries()) {
       const original = scaleDetection(d, image.scale);
       const box = clipBox(original.box, image.originalWidth, image.originalHeight);
       if (!options.embed) {
         faces.push({ box, score: d.score, landmarks: original.landmarks, quality: measureQuality(original.landmarks, image.originalWidth, image.originalHeight) });
         continue;
       }
+      const source = sources[i]!;
+      const place = (p: Point): Point => [p[0] * source.factor - (source.image.left ?? 0), p[1] * source.factor - (source.image.top ?? 0)];
       t = performance.now();
-      const aligned = alignFace(image, d.landmarks);
+      const aligned = alignFace(source.image, d.landmarks.map(place) as FiveLandmarks);
       timings.alignMs += performance.now() - t;
       t = performance.now();
       const { embedding, norm } = await this.embed(aligned);
       timings.embedMs += performance.now() - t;
       const quality = measureQuality(original.landmarks, image.originalWidth, image.originalHeight, aligned);
       const face: AnalysedFace = { box, score: d.score, landmarks: original.landmarks, quality, embedding, norm };
-      if (options.evidence) face.evidence = await evidenceCrops(image, d.box, aligned);
+      if (options.evidence) {
+        const [x, y] = place([d.box.x, d.box.y]);
+        face.evidence = await evidenceCrops(source.image, { x, y, w: d.box.w * source.factor, h: d.box.h * source.factor }, aligned);
+      }
       faces.push(face);
     }
     return { width: image.originalWidth, height: image.originalHeight, format: image.format, detector, faces, timings };
+  }
+
+  /**
+   * For a detection-first decode: the faces whose crop from the detection image would have fewer
+   * than {@link MIN_SOURCE_PER_OUTPUT} source pixels per output pixel are aligned from the
+   * working-size image (DECODE_MAX_SIDE) instead, decoded for the region those faces (and with
+   * `evidence`, their context crops) cover, in one decode. Sets their entries of `sources`.
+   */
+  private async decodeSmallFaces(
+    inspected: Awaited<ReturnType<typeof inspectForDecode>>,
+    image: RgbImage,
+    detections: readonly Detection[],
+    sources: FaceSource[],
+    evidence: boolean,
+  ): Promise<void> {
+    const size = workingSize(inspected.width, inspected.height, this.settings.decode.maxSidePx);
+    const factor = size.width / image.width;
+    if (factor <= 1) return;
+    let union: { x1: number; y1: number; x2: number; y2: number } | undefined;
+    const small: number[] = [];
+    for (const [i, d] of detections.entries()) {
+      if (sourcePerOutput(d.landmarks) >= MIN_SOURCE_PER_OUTPUT) continue;
+      small.push(i);
+      const marks = d.landmarks.map(([x, y]) => [x * factor, y * factor] as Point) as FiveLandmarks;
+      const boxes = [alignedFootprint(marks, 2)];
+      if (evidence) {
+        const margin = Math.max(d.box.w, d.box.h) / 2;
+        boxes.push({ x1: (d.box.x - margin) * factor, y1: (d.box.y - margin) * factor, x2: (d.box.x + d.box.w + margin) * factor, y2: (d.box.y + d.box.h + margin) * factor });
+      }
+      for (const b of boxes) {
+        union = union ? { x1: Math.min(union.x1, b.x1), y1: Math.min(union.y1, b.y1), x2: Math.max(union.x2, b.x2), y2: Math.max(union.y2, b.y2) } : b;
+      }
+    }
+    if (!union) return;
+    const region = await decodeRegion(inspected, size, { x: union.x1, y: union.y1, w: union.x2 - union.x1, h: union.y2 - union.y1 });
+    if (region.width === 0) return;
+    for (const i of small) sources[i] = { image: region, factor };
   }
 
   /** Embeds an already aligned 112x112 RGB face. */
@@ -200,7 +291,11 @@ export class FacePipeline {
     }
   }
 
-  private session(name: ModelName): Promise<ort.InferenceSession> {
+  private async session(name: ModelName): Promise<ort.InferenceSession> {
+    return (await this.chosen(name)).session;
+  }
+
+  private chosen(name: ModelName): Promise<ChosenSession> {
     let session = this.sessions.get(name);
     if (!session) {
       session = this.createSession(name);
@@ -210,7 +305,7 @@ export class FacePipeline {
     return session;
   }
 
-  private async createSession(name: ModelName): Promise<ort.InferenceSession> {
+  private async createSession(name: ModelName): Promise<ChosenSession> {
     const entry = loadManifest().find((m) => m.name === name)!;
     const path = join(this.settings.modelsDir, entry.file);
     if (!existsSync(path)) {
@@ -219,13 +314,7 @@ export class FacePipeline {
       });
     }
     try {
-      return await ort.InferenceSession.create(path, {
-        intraOpNumThreads: 1,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        logSeverityLevel: 3,
-      });
+      return await createFastestSession(path, name);
     } catch (err) {
       throw new AppError(ErrorCode.MODEL_MISSING, `model "${name}" at ${path} could not be loaded: ${(err as Error).message}; run \`npm run models:fetch\``, {
         cause: err,
@@ -237,6 +326,6 @@ export class FacePipeline {
   async close(): Promise<void> {
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
-    await Promise.allSettled(sessions.map(async (s) => (await s).release()));
+    await Promise.allSettled(sessions.map(async (s) => (await s).session.release()));
   }
 }

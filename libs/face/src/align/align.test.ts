@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { ALIGNED_SIDE, ARCFACE_TEMPLATE, alignFace, estimateSimilarity, type Similarity } from './align.js';
+import { ALIGNED_SIDE, ARCFACE_TEMPLATE, alignFace, alignedFootprint, estimateSimilarity, sourcePerOutput, type Similarity } from './align.js';
 import type { FiveLandmarks, Point } from '../detect/types.js';
 import type { RgbImage } from '../image/decode.js';
 
@@ -216,5 +216,40 @@ describe('alignFace', () => {
     assert.deepEqual(pixel(out, 0, 0), [0, 0, 0]);
     // output (60,60) maps to source (10,10): inside, the image's colour there
     assert.notDeepEqual(pixel(out, 60, 60), [0, 0, 0]);
+  });
+});
+
+describe('alignedFootprint and sourcePerOutput', () => {
+  const ang = (30 * Math.PI) / 180;
+  const toImage: Similarity = { a: 2.5 * Math.cos(ang), b: 2.5 * Math.sin(ang), tx: 140, ty: 35 };
+  const marks = mapFive(toImage, ARCFACE_TEMPLATE);
+
+  test('source pixels per output pixel is the scale from the template to the face', () => {
+    close(sourcePerOutput(marks), 2.5, 1e-9, 'scale');
+  });
+
+  test('the footprint holds every source pixel the warp reads, plus the margin', () => {
+    const f = alignedFootprint(marks, 2);
+    // every sample point of the warp (output pixel centres ± half a pixel) lies inside, with both bilinear neighbours
+    for (const u of [-0.5, 0, 55.5, 111, 111.5]) {
+      for (const v of [-0.5, 0, 55.5, 111, 111.5]) {
+        const [x, y] = apply(toImage, [u, v]);
+        assert.ok(Math.floor(x) - 2 >= f.x1 && Math.floor(x) + 1 + 2 <= f.x2 && Math.floor(y) - 2 >= f.y1 && Math.floor(y) + 1 + 2 <= f.y2, `(${u}, ${v}) → (${x}, ${y}) in ${JSON.stringify(f)}`);
+      }
+    }
+    // and not much more: the rotated square's bounding box (side 112·2.5·(cos 30° + sin 30°) ≈ 382.6)
+    assert.ok(f.x2 - f.x1 < 382.6 + 2 * 2 + 4 && f.y2 - f.y1 < 382.6 + 2 * 2 + 4, JSON.stringify(f));
+  });
+
+  test('aligning from the footprint alone gives the same crop as from the whole image', () => {
+    const W = 600, H = 500;
+    const big: RgbImage = { data: new Uint8Array(W * H * 3), width: W, height: H };
+    for (let i = 0; i < big.data.length; i++) big.data[i] = (i * 2654435761) >>> 24;
+    const f = alignedFootprint(marks, 2);
+    const left = Math.max(0, f.x1), top = Math.max(0, f.y1), right = Math.min(W, f.x2), bottom = Math.min(H, f.y2);
+    const region: RgbImage = { data: new Uint8Array((right - left) * (bottom - top) * 3), width: right - left, height: bottom - top };
+    for (let y = top; y < bottom; y++) region.data.set(big.data.subarray((y * W + left) * 3, (y * W + right) * 3), (y - top) * region.width * 3);
+    const shifted = marks.map(([x, y]) => [x - left, y - top]) as FiveLandmarks;
+    assert.deepEqual(alignFace(region, shifted), alignFace(big, marks));
   });
 });

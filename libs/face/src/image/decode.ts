@@ -1,4 +1,4 @@
-import sharp, { type Metadata, type SharpOptions } from 'sharp';
+import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
 import { AppError, ErrorCode } from '@facewatch/core';
 
 /** Formats facewatch accepts. SVG, PDF and the rest are refused: they are not photos and SVG can reference files. */
@@ -35,22 +35,40 @@ export interface DecodedImage extends RgbImage {
  * Large images are shrunk on load to `maxSidePx` (JPEG shrink-on-load makes this cheap).
  */
 export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Promise<DecodedImage> {
-  const { input, options, format, width: originalWidth, height: originalHeight } = await inspect(bytes, limits);
+  return decodeInspected(await inspect(bytes, limits), limits.maxSidePx);
+}
+
+/** The image's header, read and checked (sizes after EXIF rotation), with what decoding it needs. */
+export interface InspectedImage {
+  format: ImageFormat;
+  width: number;
+  height: number;
+  orientation: number;
+  /** @internal the bytes as sharp takes them, and sharp's input options (limits). */
+  input: Buffer;
+  /** @internal */
+  options: SharpOptions;
+}
+
+/** The checks of {@link decodeImage} (empty, bytes, format, pixels) without decoding. */
+export async function inspectForDecode(bytes: Uint8Array, limits: Pick<DecodeLimits, 'maxBytes' | 'maxPixels'>): Promise<InspectedImage> {
+  return inspect(bytes, limits);
+}
+
+/**
+ * Decodes an inspected image with its long side shrunk to `maxSidePx` (never enlarged); JPEG
+ * shrink-on-load makes large reductions cheap. What {@link decodeImage} does after its checks.
+ */
+export async function decodeInspected(inspected: InspectedImage, maxSidePx: number): Promise<DecodedImage> {
+  const { input, options, format, width: originalWidth, height: originalHeight } = inspected;
   try {
-    const { data, info } = await sharp(input, options)
-      .rotate()
-      .resize({ width: limits.maxSidePx, height: limits.maxSidePx, fit: 'inside', withoutEnlargement: true })
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb')
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    const { data, info } = await workingPipeline(input, options, maxSidePx).raw().toBuffer({ resolveWithObject: true });
     const rgb = info.channels === 3 ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : toRgb(data, info.channels);
     return {
       data: rgb,
       width: info.width,
       height: info.height,
-      format: format as ImageFormat,
+      format,
       originalWidth,
       originalHeight,
       scale: originalWidth / info.width,
@@ -58,6 +76,56 @@ export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Prom
   } catch (err) {
     throw classifySharpError(err);
   }
+}
+
+/** A region of a decoded image: its pixels, and where it lies in the image it was cut from. */
+export interface RgbRegion extends RgbImage {
+  /** Left and top of the region in that image's pixels. */
+  left: number;
+  top: number;
+}
+
+/**
+ * A region of the image resized to `size` (fill: both sides as given, e.g. {@link workingSize}),
+ * decoded alone: libvips reads the JPEG rows above the region and decodes and resizes only what
+ * the region needs, instead of the whole image at that size. The region is clipped to the image.
+ */
+export async function decodeRegion(inspected: InspectedImage, size: { width: number; height: number }, region: { x: number; y: number; w: number; h: number }): Promise<RgbRegion> {
+  const { input, options } = inspected;
+  const left = Math.max(0, Math.floor(region.x)), top = Math.max(0, Math.floor(region.y));
+  const right = Math.min(size.width, Math.ceil(region.x + region.w)), bottom = Math.min(size.height, Math.ceil(region.y + region.h));
+  if (right <= left || bottom <= top) return { data: new Uint8Array(0), width: 0, height: 0, left, top };
+  try {
+    const { data, info } = await sharp(input, options)
+      .rotate()
+      .resize({ width: size.width, height: size.height, fit: 'fill' })
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .extract({ left, top, width: right - left, height: bottom - top })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const rgb = info.channels === 3 ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : toRgb(data, info.channels);
+    return { data: rgb, width: info.width, height: info.height, left, top };
+  } catch (err) {
+    throw classifySharpError(err);
+  }
+}
+
+/** A width × height image with its long side shrunk to `maxSidePx` (never enlarged), the short side rounded. */
+export function workingSize(width: number, height: number, maxSidePx: number): { width: number; height: number } {
+  const scale = Math.min(1, maxSidePx / Math.max(width, height));
+  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+}
+
+/** EXIF rotation, shrink to `maxSidePx`, alpha flattened on white, sRGB, 3 channels. */
+function workingPipeline(input: Buffer, options: SharpOptions, maxSidePx: number): Sharp {
+  return sharp(input, options)
+    .rotate()
+    .resize({ width: maxSidePx, height: maxSidePx, fit: 'inside', withoutEnlargement: true })
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb')
+    .removeAlpha();
 }
 
 /** What {@link inspectImage} reads from an image's header. */

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { AppError, appErrorFromJSON, ErrorCode, type DetectorName, type Logger } from '@facewatch/core';
-import type { AnalyseOptions, AnalyseResult, PipelineSettings } from '../pipeline.js';
+import type { AnalyseOptions, AnalyseResult, PipelineSettings, SessionChoices } from '../pipeline.js';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.js';
 
 // sharp's decodes and onnxruntime's async runs both wait in libuv's thread pool, which has 4
@@ -60,6 +60,7 @@ export class FacePool {
   private closing = false;
   private completed = 0;
   private failed = 0;
+  #sessions: SessionChoices = {};
 
   private constructor(private readonly options: FacePoolOptions) {}
 
@@ -78,6 +79,11 @@ export class FacePool {
   get stats(): PoolStats {
     const inFlight = this.slots.reduce((n, s) => n + s.inFlight.size, 0);
     return { workers: this.slots.length, inFlight, queued: this.queue.length, completed: this.completed, failed: this.failed };
+  }
+
+  /** The graph optimisation level each model runs with, as the last worker to start chose it by timing. */
+  get sessions(): SessionChoices {
+    return this.#sessions;
   }
 
   /** Decodes the image and finds (and, with `embed`, embeds) every face. */
@@ -136,6 +142,8 @@ export class FacePool {
         switch (message.type) {
           case 'ready':
             slot.ready = true;
+            this.#sessions = message.sessions;
+            this.options.log?.debug({ sessions: message.sessions }, 'inference worker ready');
             resolve();
             this.dispatch();
             break;

@@ -1,4 +1,4 @@
-import type { AnalyseOptions, AnalyseResult, PipelineSettings } from '../pipeline.js';
+import type { AnalyseOptions, AnalyseResult, PipelineSettings, SessionChoices } from '../pipeline.js';
 import type { DetectorName } from '@facewatch/core';
 
 export interface WorkerInit {
@@ -17,7 +17,7 @@ export interface SerialisedError {
 export type ToWorker = { type: 'analyse'; id: number; bytes: ArrayBuffer; options: AnalyseOptions };
 
 export type FromWorker =
-  | { type: 'ready' }
+  | { type: 'ready'; sessions: SessionChoices }
   | { type: 'fatal'; error: SerialisedError }
   | { type: 'result'; id: number; result: AnalyseResult }
   | { type: 'error'; id: number; error: SerialisedError };

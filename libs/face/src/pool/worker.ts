@@ -34,6 +34,6 @@ port.on('message', (message: ToWorker) => {
 });
 
 pipeline.warmUp(init.warmDetectors, init.warmEmbedder).then(
-  () => send({ type: 'ready' }),
+  (sessions) => send({ type: 'ready', sessions }),
   (err: unknown) => send({ type: 'fatal', error: serialise(err) }),
 );
