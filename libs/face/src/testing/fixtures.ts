@@ -122,3 +122,10 @@ export function openSetPeople(): { person: string; files: string[] }[] {
   }
   return out;
 }
+
+/** The open-set identity photos that show one face (33 colour photos, 0.2–3.3 MP; biden2.jpg shows three): what the speed benchmarks send. */
+export function openSetPortraits(): string[] {
+  return openSetPeople()
+    .flatMap((p) => p.files)
+    .filter((f) => f.includes('/open-set/') && !f.endsWith('biden2.jpg'));
+}

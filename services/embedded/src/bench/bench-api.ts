@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createLogger, loadConfig } from '@facewatch/core';
 import { openSqliteStore } from '@facewatch/db';
-import { expressionImages, identityImages, median, percentile } from '@facewatch/face/testing';
+import { identityImages, median, openSetPortraits, percentile } from '@facewatch/face/testing';
 import { startEmbedded } from '../embedded.js';
 
 // `npm run bench:api`: end-to-end images/s and latency of POST /api/v1/process/process-images with
@@ -36,8 +36,9 @@ for (const person of [...new Set(identityImages().map((i) => i.person))]) {
   if (res.status !== 201) throw new Error(`enrolment failed: ${res.status} ${await res.text()}`);
 }
 
-const images = [...identityImages().map((i) => readFileSync(i.path).toString('base64')), ...expressionImages().map((p) => readFileSync(p).toString('base64'))];
-console.log(`process-images, one image per request (${images.length} one-face images: 40 crops + 7 portraits, base64), 8 people enrolled`);
+// real one-face colour photos, not 150-px crops (issue #12)
+const images = openSetPortraits().map((p) => readFileSync(p).toString('base64'));
+console.log(`process-images, one image per request (${images.length} one-face colour photos of the open-set identities, 0.2-3.3 MP, base64), 8 people enrolled`);
 console.log('concurrency | images/s | p50 ms | p95 ms | cores busy');
 for (const concurrency of [1, 2, 8]) {
   let next = 0;
