@@ -285,3 +285,14 @@ test('with the schema registry: schemas registered, payloads framed and validate
   assert.equal(res.status, 200);
   assert.equal(((await res.json()) as { schemaType: string }).schemaType, 'JSON');
 });
+
+test('processes that start at the same moment all register the same new schemas (the registry refuses the racing ones once)', async () => {
+  assert.ok(registryUrl, 'SCHEMA_REGISTRY_URL is not set: start the services (scripts/services.sh up)');
+  const topics = names();
+  const started = await Promise.allSettled(Array.from({ length: 4 }, () => bus(topics, { registryUrl })));
+  assert.deepEqual(started.map((s) => (s.status === 'rejected' ? String(s.reason) : 'started')), ['started', 'started', 'started', 'started']);
+  const ids = await Promise.all(
+    Object.values(topics).map(async (t) => ((await (await fetch(`${registryUrl}/subjects/${encodeURIComponent(`${t}-value`)}/versions`)).json()) as number[]).length),
+  );
+  assert.deepEqual(ids, [1, 1, 1, 1], 'one version per subject');
+});

@@ -128,11 +128,23 @@ export class KafkaBus implements EventBus {
     this.registry = new SchemaRegistry({ host });
     const schemas = eventJsonSchemas();
     for (const topic of Object.values(Topic)) {
-      const { id } = await this.registry.register(
-        { type: SchemaType.JSON, schema: JSON.stringify(schemas[topic]) },
-        { subject: `${this.options.topicNames[topic]}-value` },
-      );
-      this.schemaIds.set(topic, id);
+      const subject = `${this.options.topicNames[topic]}-value`;
+      const schema = { type: SchemaType.JSON as const, schema: JSON.stringify(schemas[topic]) };
+      // Processes that start together (compose, a deployment rolling out) register the same new
+      // subject at once, and the registry refuses all but one with a conflict ("a rule named
+      // 'COMPATIBILITY' already exists", or a compatibility read before the winner set it);
+      // registering again then finds the schema in place.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const { id } = await this.registry.register(schema, { subject });
+          this.schemaIds.set(topic, id);
+          break;
+        } catch (err) {
+          if (attempt >= 5 || !isRegistryConflict(err)) throw err;
+          this.options.log.info({ subject, attempt }, 'schema registration raced another process; registering again');
+          await new Promise((r) => setTimeout(r, 100 * attempt + Math.random() * 100));
+        }
+      }
     }
     this.options.log.info({ registry: host }, 'event schemas registered');
   }
@@ -529,3 +541,13 @@ function hasType(err: unknown, types: readonly string[]): boolean {
 
 /** A client id unique enough to tell processes apart in broker logs. */
 export const defaultClientId = (service: string): string => `facewatch-${service}-${hostname()}-${process.pid}`;
+
+/**
+ * A registry answer that another process is registering the same subject at this moment: a
+ * conflict, or (read between the other's register and its compatibility rule) a subject whose
+ * compatibility is not yet the one the client asks for.
+ */
+function isRegistryConflict(err: unknown): boolean {
+  const { status, name, message } = err as { status?: unknown; name?: unknown; message?: unknown };
+  return status === 409 || name === 'ConfluentSchemaRegistryCompatibilityError' || /already exists/i.test(String(message ?? ''));
+}
