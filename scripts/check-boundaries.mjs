@@ -4,7 +4,10 @@
 // - a package is imported only through its entry points (`@facewatch/x` and its declared "exports"),
 //   never its src/ or dist/;
 // - relative imports stay inside their own package;
-// - every @facewatch/* import is declared in the importing package's dependencies.
+// - every @facewatch/* import is declared in the importing package's dependencies;
+// - a service's code reads its settings from the typed config (libs/core/src/config.ts), never
+//   process.env; benchmarks and evaluation scripts (src/bench, src/eval) are tools that set up
+//   the environment of what they start, and the face pool sizes libuv's thread pool before use.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,10 +41,15 @@ function sources(dir, out = []) {
 }
 
 const problems = [];
+const envAllowed = (file) =>
+  file === join(root, 'libs/core/src/config.ts') || file === join(root, 'libs/face/src/pool/face-pool.ts') || /[/\\]src[/\\](bench|eval)[/\\]/.test(file);
 const importRe = /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|import\s+['"]([^'"]+)['"]/g;
 for (const p of packages) {
   for (const file of sources(p.dir)) {
     const text = readFileSync(file, 'utf8');
+    const inSrc = file.startsWith(join(p.dir, 'src') + sep) && !file.endsWith('.test.ts');
+    if (inSrc && /\bprocess\.env\b/.test(text) && !envAllowed(file))
+      problems.push(`${relative(root, file)} reads process.env: take the setting from the config (libs/core/src/config.ts)`);
     for (const m of text.matchAll(importRe)) {
       const spec = m[1] ?? m[2] ?? m[3];
       const where = `${relative(root, file)}: "${spec}"`;
@@ -63,7 +71,8 @@ for (const p of packages) {
       if (target === p) continue;
       if (compositionRoots.has(target.name)) problems.push(`${where}: nothing imports a composition root`);
       if (p.group === 'libs' && target.group === 'services') problems.push(`${where}: a lib must not import a service`);
-      if (p.group === 'services' && target.group === 'services' && !compositionRoots.has(p.name)) problems.push(`${where}: services meet through events and the database, not imports`);
+      if (p.group === 'services' && target.group === 'services' && !compositionRoots.has(p.name))
+        problems.push(`${where}: services meet through events and the database, not imports`);
       if (!p.deps.has(target.name)) problems.push(`${where}: ${target.name} is not in ${relative(root, p.dir)}/package.json dependencies`);
     }
   }
@@ -73,4 +82,4 @@ if (problems.length > 0) {
   console.error(`architecture check failed:\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
-console.log(`architecture check: ${packages.length} packages, no boundary violations`);
+console.log(`architecture check: ${packages.length} packages, no boundary violations, process.env only in the config`);

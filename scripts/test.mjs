@@ -21,7 +21,9 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(fileURLToPath(import.meta.url), '../..');
 const [tier = 'all', ...extra] = process.argv.slice(2);
 const packages = ['libs', 'services'].flatMap((group) =>
-  readdirSync(join(root, group)).map((name) => join(root, group, name)).filter((dir) => statSync(dir).isDirectory()),
+  readdirSync(join(root, group))
+    .map((name) => join(root, group, name))
+    .filter((dir) => statSync(dir).isDirectory()),
 );
 
 function find(dir, out = []) {
@@ -37,7 +39,12 @@ function find(dir, out = []) {
 // Which services each service tier needs, and the settings that point it at running ones (when
 // all of a group's settings are set, that group is not started).
 const serviceGroups = [
-  { dirs: ['dist-test-kafka', 'dist-test-pg', 'dist-test-kafka-s3'], services: ['kafka', 'postgres', 'registry'], vars: ['KAFKA_BROKERS', 'DATABASE_URL', 'SCHEMA_REGISTRY_URL'], label: 'Kafka, PostgreSQL + pgvector and the schema registry' },
+  {
+    dirs: ['dist-test-kafka', 'dist-test-pg', 'dist-test-kafka-s3'],
+    services: ['kafka', 'postgres', 'registry'],
+    vars: ['KAFKA_BROKERS', 'DATABASE_URL', 'SCHEMA_REGISTRY_URL'],
+    label: 'Kafka, PostgreSQL + pgvector and the schema registry',
+  },
   { dirs: ['dist-test-s3', 'dist-test-kafka-s3'], services: ['s3'], vars: ['S3_ENDPOINT'], label: "moto's S3" },
 ];
 const serviceDirs = [...new Set(serviceGroups.flatMap((g) => g.dirs))];

@@ -94,7 +94,7 @@ describe('loadConfig', () => {
     });
   });
 
-  test('the replaced server\'s variables: backend, folders, port', () => {
+  test("the replaced server's variables: backend, folders, port", () => {
     const config = loadConfig({ FACE_PROCESSING_BACKEND: 'local', BLACKLIST_DB_PATH: '/srv/watch', PROCESSED_IMAGES_OUTPUT_DIR: 'out', PORT: '9000', API_KEY: 's3cret' });
     assert.deepEqual([config.storage.blacklistDir, config.storage.processedDir, config.api.port, config.api.apiKey], ['/srv/watch', resolve(root, 'out'), 9000, 's3cret']);
     const problems = problemsOf(configError({ FACE_PROCESSING_BACKEND: 'aws_rekognition', PORT: '70000' }));
@@ -113,7 +113,12 @@ describe('loadConfig', () => {
     assert.equal(config.api.apiKey, 'the-admin-key');
     const secret = 'do-not-print-this-key';
     const problems = problemsOf(
-      configError({ API_KEY: secret, API_KEYS: `a:read:${secret},b:owner:${secret}x,c d:read:${secret}y,e:write:short,f:read:${secret}z,f:write:${secret}w`, RATE_LIMIT_BY: 'user', RATE_LIMIT_PER_MINUTE: '-1' }),
+      configError({
+        API_KEY: secret,
+        API_KEYS: `a:read:${secret},b:owner:${secret}x,c d:read:${secret}y,e:write:short,f:read:${secret}z,f:write:${secret}w`,
+        RATE_LIMIT_BY: 'user',
+        RATE_LIMIT_PER_MINUTE: '-1',
+      }),
     );
     assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['API_KEYS', 'API_KEYS', 'API_KEYS', 'API_KEYS', 'RATE_LIMIT_BY', 'RATE_LIMIT_PER_MINUTE']);
     for (const p of problems) assert.ok(!p.includes(secret), p);
@@ -148,11 +153,29 @@ describe('loadConfig', () => {
       AWS_REKOGNITION_QUALITY_FILTER: 'HIGH',
       AWS_MAX_ATTEMPTS: '3',
     }).aws!;
-    assert.deepEqual([custom.s3Prefix, custom.collectionId, custom.s3Endpoint, custom.faceMatchThreshold, custom.qualityFilter, custom.maxAttempts], ['refs/', 'watch.list-2', 'http://127.0.0.1:15000', 95.5, 'HIGH', 3]);
-    const problems = problemsOf(
-      configError({ FACE_PROCESSING_BACKEND: 'aws_rekognition', AWS_REGION: 'x', AWS_S3_BUCKET_NAME: 'b', AWS_REKOGNITION_COLLECTION_ID: 'bad id!', AWS_ENDPOINT_URL_S3: 'ftp://x', AWS_ENDPOINT_URL_REKOGNITION: 'rekognition.local', AWS_REKOGNITION_FACE_MATCH_THRESHOLD: '101', AWS_REKOGNITION_QUALITY_FILTER: 'BEST' }),
+    assert.deepEqual(
+      [custom.s3Prefix, custom.collectionId, custom.s3Endpoint, custom.faceMatchThreshold, custom.qualityFilter, custom.maxAttempts],
+      ['refs/', 'watch.list-2', 'http://127.0.0.1:15000', 95.5, 'HIGH', 3],
     );
-    assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['AWS_ENDPOINT_URL_REKOGNITION', 'AWS_ENDPOINT_URL_S3', 'AWS_REKOGNITION_COLLECTION_ID', 'AWS_REKOGNITION_FACE_MATCH_THRESHOLD', 'AWS_REKOGNITION_QUALITY_FILTER']);
+    const problems = problemsOf(
+      configError({
+        FACE_PROCESSING_BACKEND: 'aws_rekognition',
+        AWS_REGION: 'x',
+        AWS_S3_BUCKET_NAME: 'b',
+        AWS_REKOGNITION_COLLECTION_ID: 'bad id!',
+        AWS_ENDPOINT_URL_S3: 'ftp://x',
+        AWS_ENDPOINT_URL_REKOGNITION: 'rekognition.local',
+        AWS_REKOGNITION_FACE_MATCH_THRESHOLD: '101',
+        AWS_REKOGNITION_QUALITY_FILTER: 'BEST',
+      }),
+    );
+    assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), [
+      'AWS_ENDPOINT_URL_REKOGNITION',
+      'AWS_ENDPOINT_URL_S3',
+      'AWS_REKOGNITION_COLLECTION_ID',
+      'AWS_REKOGNITION_FACE_MATCH_THRESHOLD',
+      'AWS_REKOGNITION_QUALITY_FILTER',
+    ]);
   });
 
   test('image source and inbox variables', () => {
@@ -170,15 +193,15 @@ describe('loadConfig', () => {
       url: { allowPrivate: true, allowedHosts: ['images.example.com', 'cdn.example.com:8443', '[fd00::5]:8080', '[::1]'], timeoutMs: 2500, maxRedirects: 3 },
     });
     assert.deepEqual(config.inbox, { dir: resolve(root, 'data/inbox'), stableMs: 250, incompleteMs: 90_000 });
-    const problems = problemsOf(configError({ URL_ALLOWED_HOSTS: 'ok.example, http://bad.example/, host:99999', URL_FETCH_TIMEOUT_MS: '5', INBOX_STABLE_MS: 'soon', INBOX_INCOMPLETE_MS: '10' }));
+    const problems = problemsOf(
+      configError({ URL_ALLOWED_HOSTS: 'ok.example, http://bad.example/, host:99999', URL_FETCH_TIMEOUT_MS: '5', INBOX_STABLE_MS: 'soon', INBOX_INCOMPLETE_MS: '10' }),
+    );
     assert.equal(problems.filter((p) => p.startsWith('URL_ALLOWED_HOSTS: ')).length, 2);
     assert.ok(problems.some((p) => p.startsWith('URL_FETCH_TIMEOUT_MS: ')));
     assert.ok(problems.some((p) => p.startsWith('INBOX_STABLE_MS: ')));
     assert.ok(problems.some((p) => p.startsWith('INBOX_INCOMPLETE_MS: ')));
     // an incomplete-looking upload never waits less than a complete one
-    assert.deepEqual(problemsOf(configError({ INBOX_STABLE_MS: '5000', INBOX_INCOMPLETE_MS: '4000' })), [
-      'INBOX_INCOMPLETE_MS: must be at least INBOX_STABLE_MS (5000), got 4000',
-    ]);
+    assert.deepEqual(problemsOf(configError({ INBOX_STABLE_MS: '5000', INBOX_INCOMPLETE_MS: '4000' })), ['INBOX_INCOMPLETE_MS: must be at least INBOX_STABLE_MS (5000), got 4000']);
     assert.equal(loadConfig({ INBOX_STABLE_MS: '5000', INBOX_INCOMPLETE_MS: '5000' }).inbox.incompleteMs, 5000);
   });
 
@@ -258,15 +281,7 @@ describe('loadConfig', () => {
     assert.equal(err.retryable, false);
     const problems = problemsOf(err);
     const named = problems.map((p) => p.slice(0, p.indexOf(':'))).sort();
-    assert.deepEqual(named, [
-      'DETECTION_MIN_SCORE',
-      'DETECTOR_BACKEND',
-      'DISTANCE_THRESHOLD',
-      'FACE_TASKS_PER_WORKER',
-      'FACE_WORKERS',
-      'LOG_LEVEL',
-      'MODELS_AUTO_FETCH',
-    ]);
+    assert.deepEqual(named, ['DETECTION_MIN_SCORE', 'DETECTOR_BACKEND', 'DISTANCE_THRESHOLD', 'FACE_TASKS_PER_WORKER', 'FACE_WORKERS', 'LOG_LEVEL', 'MODELS_AUTO_FETCH']);
     // the message lists them too, with the offending value
     for (const name of named) assert.match(err.message, new RegExp(`${name}: `));
     assert.match(err.message, /"mtcnn"/);

@@ -301,7 +301,10 @@ function listVar(check?: (item: string) => string | undefined) {
     .optional()
     .transform((v, ctx) => {
       if (!present(v)) return [];
-      const items = v.split(',').map((item) => item.trim()).filter((item) => item !== '');
+      const items = v
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
       const normalised: string[] = [];
       for (const item of items) {
         const problem = check?.(item);
@@ -342,13 +345,17 @@ const apiKeysVar = z
   .transform((v, ctx): ApiKeyEntry[] => {
     if (!present(v)) return [];
     const entries: ApiKeyEntry[] = [];
-    const items = v.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    const items = v
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
     items.forEach((item, i) => {
       const [name = '', scope = '', ...rest] = item.split(':');
       const key = rest.join(':');
       const where = `entry ${i + 1}${/^[\w.-]{1,64}$/.test(name) ? ` (${name})` : ''}`;
       if (!/^[\w.-]{1,64}$/.test(name)) ctx.addIssue({ code: 'custom', message: `${where}: the name must be 1 to 64 letters, digits, _ . or - (entries are name:scope:key)` });
-      else if (!(ApiKeyScope as readonly string[]).includes(scope)) ctx.addIssue({ code: 'custom', message: `${where}: the scope must be one of ${ApiKeyScope.join(', ')} (entries are name:scope:key)` });
+      else if (!(ApiKeyScope as readonly string[]).includes(scope))
+        ctx.addIssue({ code: 'custom', message: `${where}: the scope must be one of ${ApiKeyScope.join(', ')} (entries are name:scope:key)` });
       else if (key.length < 16 || /\s/.test(key)) ctx.addIssue({ code: 'custom', message: `${where}: the key must be at least 16 characters, without blanks` });
       else if (entries.some((e) => e.name === name)) ctx.addIssue({ code: 'custom', message: `${where}: the name is used twice` });
       else if (entries.some((e) => e.key === key)) ctx.addIssue({ code: 'custom', message: `${where}: the same key as another entry` });
@@ -622,9 +629,7 @@ function apiKeyProblems(e: { API_KEY: string | undefined; API_KEYS: ApiKeyEntry[
 
 /** An incomplete-looking upload is never taken sooner than a complete one. */
 function inboxProblems(e: { INBOX_STABLE_MS: number; INBOX_INCOMPLETE_MS: number }): string[] {
-  return e.INBOX_INCOMPLETE_MS < e.INBOX_STABLE_MS
-    ? [`INBOX_INCOMPLETE_MS: must be at least INBOX_STABLE_MS (${e.INBOX_STABLE_MS}), got ${e.INBOX_INCOMPLETE_MS}`]
-    : [];
+  return e.INBOX_INCOMPLETE_MS < e.INBOX_STABLE_MS ? [`INBOX_INCOMPLETE_MS: must be at least INBOX_STABLE_MS (${e.INBOX_STABLE_MS}), got ${e.INBOX_INCOMPLETE_MS}`] : [];
 }
 
 function deepFreeze<T>(value: T): T {

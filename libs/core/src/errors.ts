@@ -81,9 +81,7 @@ export class AppError extends Error {
 
   /** The shape written to JSON outputs: `{code, message}` (plus details when present). */
   toJSON(): { code: ErrorCode; message: string; details?: Record<string, unknown> } {
-    return this.details === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, details: this.details };
+    return this.details === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, details: this.details };
   }
 }
 

@@ -22,7 +22,10 @@ export const ImageReceivedWire = z
     event_id: z.string().min(1).max(200),
     source: z.enum(['api', 'inbox', 'kafka']),
     identifier: z.string().max(4096),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
     image: imageReferenceWire,
     options: z
       .object({

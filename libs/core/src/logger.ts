@@ -16,31 +16,31 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions): Logger {
   return pino(
     {
-    name: options.name ?? 'facewatch',
-    level: options.level,
-    redact: {
-      paths: [
-        'embedding',
-        '*.embedding',
-        'faces[*].embedding',
-        'password',
-        '*.password',
-        'authorization',
-        '*.authorization',
-        'secretAccessKey',
-        // API keys (API_KEY, API_KEYS) wherever a config or a request's headers end up in a log line
-        'apiKey',
-        '*.apiKey',
-        'apiKeys',
-        '*.apiKeys',
-        '["x-api-key"]',
-        '*["x-api-key"]',
-        '*.headers["x-api-key"]',
-        '*.headers.authorization',
-      ],
-      censor: '[redacted]',
+      name: options.name ?? 'facewatch',
+      level: options.level,
+      redact: {
+        paths: [
+          'embedding',
+          '*.embedding',
+          'faces[*].embedding',
+          'password',
+          '*.password',
+          'authorization',
+          '*.authorization',
+          'secretAccessKey',
+          // API keys (API_KEY, API_KEYS) wherever a config or a request's headers end up in a log line
+          'apiKey',
+          '*.apiKey',
+          'apiKeys',
+          '*.apiKeys',
+          '["x-api-key"]',
+          '*["x-api-key"]',
+          '*.headers["x-api-key"]',
+          '*.headers.authorization',
+        ],
+        censor: '[redacted]',
+      },
     },
-  },
     pino.destination({ fd: options.destination === 'stderr' ? 2 : 1, sync: options.destination === 'stderr' }),
   );
 }

@@ -29,17 +29,54 @@ function providedGauge(name: string, help: string): Gauge {
 
 export const metrics = {
   /** Time per stage of one image: decode, detect, align, embed (inference workers), search, persist, publish (matcher). */
-  stageSeconds: new Histogram({ name: 'facewatch_stage_duration_seconds', help: 'Time spent per pipeline stage and image', labelNames: ['stage'] as const, buckets: seconds, registers: [metricsRegistry] }),
-  imagesProcessed: new Counter({ name: 'facewatch_images_processed_total', help: 'Images processed, by source and outcome (ok, error)', labelNames: ['source', 'outcome'] as const, registers: [metricsRegistry] }),
-  facesProcessed: new Counter({ name: 'facewatch_faces_processed_total', help: 'Faces decided, by decision (match, review, unknown)', labelNames: ['decision'] as const, registers: [metricsRegistry] }),
-  alerts: new Counter({ name: 'facewatch_alerts_total', help: 'Alerts and review items stored, by decision (match, review)', labelNames: ['decision'] as const, registers: [metricsRegistry] }),
-  webhookDeliveries: new Counter({ name: 'facewatch_webhook_deliveries_total', help: 'Webhook delivery attempts, by outcome (delivered, retry, failed)', labelNames: ['outcome'] as const, registers: [metricsRegistry] }),
-  httpRequests: new Histogram({ name: 'facewatch_http_request_duration_seconds', help: 'HTTP API requests, by method, route and status', labelNames: ['method', 'route', 'status'] as const, buckets: seconds, registers: [metricsRegistry] }),
+  stageSeconds: new Histogram({
+    name: 'facewatch_stage_duration_seconds',
+    help: 'Time spent per pipeline stage and image',
+    labelNames: ['stage'] as const,
+    buckets: seconds,
+    registers: [metricsRegistry],
+  }),
+  imagesProcessed: new Counter({
+    name: 'facewatch_images_processed_total',
+    help: 'Images processed, by source and outcome (ok, error)',
+    labelNames: ['source', 'outcome'] as const,
+    registers: [metricsRegistry],
+  }),
+  facesProcessed: new Counter({
+    name: 'facewatch_faces_processed_total',
+    help: 'Faces decided, by decision (match, review, unknown)',
+    labelNames: ['decision'] as const,
+    registers: [metricsRegistry],
+  }),
+  alerts: new Counter({
+    name: 'facewatch_alerts_total',
+    help: 'Alerts and review items stored, by decision (match, review)',
+    labelNames: ['decision'] as const,
+    registers: [metricsRegistry],
+  }),
+  webhookDeliveries: new Counter({
+    name: 'facewatch_webhook_deliveries_total',
+    help: 'Webhook delivery attempts, by outcome (delivered, retry, failed)',
+    labelNames: ['outcome'] as const,
+    registers: [metricsRegistry],
+  }),
+  httpRequests: new Histogram({
+    name: 'facewatch_http_request_duration_seconds',
+    help: 'HTTP API requests, by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: seconds,
+    registers: [metricsRegistry],
+  }),
   poolQueued: providedGauge('facewatch_inference_queue_depth', 'Images waiting for an inference worker'),
   poolInFlight: providedGauge('facewatch_inference_in_flight', 'Images being worked on by the inference workers'),
   inboxPending: providedGauge('facewatch_inbox_pending_files', 'Files in the watched folder not yet taken or still waiting for their result'),
   outboxPending: providedGauge('facewatch_webhook_outbox_pending', 'Webhook deliveries not yet delivered or given up'),
-  consumerLag: new Gauge({ name: 'facewatch_consumer_lag_messages', help: 'Messages of a topic not yet consumed by a consumer group (scale profile)', labelNames: ['group', 'topic'] as const, registers: [metricsRegistry] }),
+  consumerLag: new Gauge({
+    name: 'facewatch_consumer_lag_messages',
+    help: 'Messages of a topic not yet consumed by a consumer group (scale profile)',
+    labelNames: ['group', 'topic'] as const,
+    registers: [metricsRegistry],
+  }),
   sseClients: providedGauge('facewatch_alert_stream_clients', 'Clients connected to the live alert stream'),
 };
 

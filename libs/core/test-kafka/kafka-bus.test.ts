@@ -99,7 +99,13 @@ test('a malformed message and a poison message go to the dead-letter topic; the 
   });
   const raw = new Kafka({ brokers: brokers!.split(','), logLevel: logLevel.NOTHING }).producer();
   await raw.connect();
-  await raw.send({ topic: topics[Topic.imageReceived], messages: [{ key: 'x', value: '{"not": "an event"' }, { key: 'x', value: JSON.stringify({ event_id: 'e2' }) }] });
+  await raw.send({
+    topic: topics[Topic.imageReceived],
+    messages: [
+      { key: 'x', value: '{"not": "an event"' },
+      { key: 'x', value: JSON.stringify({ event_id: 'e2' }) },
+    ],
+  });
   await raw.disconnect();
   await b.publish(Topic.imageReceived, 'x', { ...received(3), identifier: 'poison.jpg' });
   await b.publish(Topic.imageReceived, 'x', received(4));
@@ -207,7 +213,11 @@ test('two members of one group share the work; every message yields its output e
   await reader.disconnect();
   assert.equal(results.size, 60, 'every message produced its result');
   assert.ok([...results.keys()].every((id) => /^e\d+$/.test(id)));
-  assert.deepEqual([...results.values()].filter((n) => n !== 1), [], 'each result once');
+  assert.deepEqual(
+    [...results.values()].filter((n) => n !== 1),
+    [],
+    'each result once',
+  );
   assert.ok(byMember[0]! > 0 && byMember[1]! > 0, `both members worked: ${byMember.join(' / ')}`);
 });
 
@@ -290,7 +300,10 @@ test('processes that start at the same moment all register the same new schemas 
   assert.ok(registryUrl, 'SCHEMA_REGISTRY_URL is not set: start the services (scripts/services.sh up)');
   const topics = names();
   const started = await Promise.allSettled(Array.from({ length: 4 }, () => bus(topics, { registryUrl })));
-  assert.deepEqual(started.map((s) => (s.status === 'rejected' ? String(s.reason) : 'started')), ['started', 'started', 'started', 'started']);
+  assert.deepEqual(
+    started.map((s) => (s.status === 'rejected' ? String(s.reason) : 'started')),
+    ['started', 'started', 'started', 'started'],
+  );
   const ids = await Promise.all(
     Object.values(topics).map(async (t) => ((await (await fetch(`${registryUrl}/subjects/${encodeURIComponent(`${t}-value`)}/versions`)).json()) as number[]).length),
   );

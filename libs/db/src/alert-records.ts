@@ -66,9 +66,27 @@ export function toAlert(row: AlertRow): AlertRecord {
 /** The alert's values in the insert's column order (after seq, before the review columns). */
 export function alertValues(a: NewAlert, processedAt: number | Date, embedding: Uint8Array | null): unknown[] {
   return [
-    a.id, a.image_id, a.face_index, a.decision, a.person_id, a.name, a.score, a.match_confidence, a.distance, a.threshold, a.decision_reason,
-    a.decision_detail, a.identity, a.reference_image_id, a.reference_face_id, JSON.stringify(a.facial_area), a.identifier,
-    processedAt, a.processed_at, a.model, embedding,
+    a.id,
+    a.image_id,
+    a.face_index,
+    a.decision,
+    a.person_id,
+    a.name,
+    a.score,
+    a.match_confidence,
+    a.distance,
+    a.threshold,
+    a.decision_reason,
+    a.decision_detail,
+    a.identity,
+    a.reference_image_id,
+    a.reference_face_id,
+    JSON.stringify(a.facial_area),
+    a.identifier,
+    processedAt,
+    a.processed_at,
+    a.model,
+    embedding,
   ];
 }
 

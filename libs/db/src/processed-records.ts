@@ -62,8 +62,19 @@ export type ProcessedMatchRow = { image_id: string; face_index: number } & Match
 
 /** The columns of a match, in insert and select order. */
 export const matchFields = [
-  'person_id', 'name', 'identity', 'distance', 'threshold', 'target_x', 'target_y', 'target_w', 'target_h',
-  'source_x', 'source_y', 'source_w', 'source_h',
+  'person_id',
+  'name',
+  'identity',
+  'distance',
+  'threshold',
+  'target_x',
+  'target_y',
+  'target_w',
+  'target_h',
+  'source_x',
+  'source_y',
+  'source_w',
+  'source_h',
 ] as const satisfies readonly (keyof MatchRecord)[];
 
 export const matchColumns = matchFields.join(', ');

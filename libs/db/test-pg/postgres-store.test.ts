@@ -54,12 +54,16 @@ describe('PostgreSQL store', () => {
       assert.equal(await vb.count(), 0);
       assert.deepEqual(await vb.search(new Float32Array([1, 0, 0, 0]), 5), []);
       const tables = await withAdmin((c) =>
-        c.query<{ schema: string; n: number }>('SELECT table_schema AS schema, count(*)::integer AS n FROM information_schema.tables WHERE table_schema = ANY($1) GROUP BY 1 ORDER BY 1', [
-          [a.schema, b.schema].sort(),
-        ]),
+        c.query<{ schema: string; n: number }>(
+          'SELECT table_schema AS schema, count(*)::integer AS n FROM information_schema.tables WHERE table_schema = ANY($1) GROUP BY 1 ORDER BY 1',
+          [[a.schema, b.schema].sort()],
+        ),
       );
       // 11 data tables, schema_migrations, vector_indexes and one vector table each
-      assert.deepEqual(tables.rows, [a.schema, b.schema].sort().map((schema) => ({ schema, n: 14 })));
+      assert.deepEqual(
+        tables.rows,
+        [a.schema, b.schema].sort().map((schema) => ({ schema, n: 14 })),
+      );
     } finally {
       await a.done();
       await b.done();
@@ -70,8 +74,13 @@ describe('PostgreSQL store', () => {
     const schema = uniqueSchema('race');
     const stores = await Promise.all(Array.from({ length: 4 }, () => openPostgresStore({ connectionString: databaseUrl(), schema, poolSize: 2 })));
     try {
-      const migrations = await withAdmin((c) => c.query<{ version: number; name: string; applied_at: Date }>(`SELECT version, name, applied_at FROM ${q(schema)}.schema_migrations ORDER BY version`));
-      assert.deepEqual(migrations.rows.map((m) => m.version), [1, 2, 3, 4, 5]);
+      const migrations = await withAdmin((c) =>
+        c.query<{ version: number; name: string; applied_at: Date }>(`SELECT version, name, applied_at FROM ${q(schema)}.schema_migrations ORDER BY version`),
+      );
+      assert.deepEqual(
+        migrations.rows.map((m) => m.version),
+        [1, 2, 3, 4, 5],
+      );
       // the stores share the data, and a new model opened by all at once gets one table
       const indexes = await Promise.all(stores.map((s) => s.vectorIndex('fr_feature', 4)));
       await indexes[0]!.upsert([{ id: 'a', vector: new Float32Array([1, 0, 0, 0]) }]);
@@ -115,7 +124,11 @@ describe('PostgreSQL store', () => {
     try {
       await store.audit.append({ at: new Date().toISOString(), actor: 'desk', source: 'test', action: 'person.create', target_type: 'person', target_id: 'p1', details: null });
       for (const sql of [`UPDATE ${q(schema)}.audit_log SET actor = 'someone else'`, `DELETE FROM ${q(schema)}.audit_log`, `TRUNCATE ${q(schema)}.audit_log`]) {
-        await assert.rejects(withAdmin((c) => c.query(sql)), /append-only/, sql);
+        await assert.rejects(
+          withAdmin((c) => c.query(sql)),
+          /append-only/,
+          sql,
+        );
       }
       assert.equal((await store.audit.list({})).items[0]?.actor, 'desk');
     } finally {
@@ -129,16 +142,17 @@ describe('PostgreSQL store', () => {
       await store.vectorIndex('fr_feature', 512);
       await store.vectorIndex('wide', 2048);
       const info = await withAdmin(async (c) => ({
-        processedAt: (await c.query(`SELECT data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'processed_images' AND column_name = 'processed_at'`, [schema])).rows,
+        processedAt: (
+          await c.query(`SELECT data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'processed_images' AND column_name = 'processed_at'`, [schema])
+        ).rows,
         matchFks: (
-          await c.query<{ def: string }>(
-            `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'f'`,
-            [`${q(schema)}.face_matches`],
-          )
+          await c.query<{ def: string }>(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'f'`, [
+            `${q(schema)}.face_matches`,
+          ])
         ).rows.map((r) => r.def),
-        indexes: (await c.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE 'vector_entries_%' ORDER BY indexname`, [schema])).rows.map(
-          (r) => r.indexdef,
-        ),
+        indexes: (
+          await c.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE 'vector_entries_%' ORDER BY indexname`, [schema])
+        ).rows.map((r) => r.indexdef),
         columns: (
           await c.query<{ t: string }>(
             `SELECT format_type(a.atttypid, a.atttypmod) AS t FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid JOIN pg_namespace n ON n.oid = r.relnamespace
@@ -177,7 +191,11 @@ describe('PostgreSQL store', () => {
           assert.match(plan, /Index Scan using .*hnsw/, 'the HNSW index answers');
           const found = (await c.query<{ id: string; distance: number }>(sql, [toText(query)])).rows;
           const expected = bruteForceNearest(items, query, 10);
-          assert.deepEqual(found.map((r) => r.id), expected.map((r) => r.id), `query ${n}`);
+          assert.deepEqual(
+            found.map((r) => r.id),
+            expected.map((r) => r.id),
+            `query ${n}`,
+          );
           found.forEach((r, i) => assert.ok(Math.abs(r.distance - expected[i]!.distance) < 1e-5));
         }
       });
@@ -223,7 +241,10 @@ describe('PostgreSQL store', () => {
   test('bulk load: dropAnnIndex, upsert, buildAnnIndex', async () => {
     const { store, schema, done } = await freshStore('bulk');
     try {
-      const index = (await store.vectorIndex('m', 8)) as Awaited<ReturnType<Store['vectorIndex']>> & { dropAnnIndex(): Promise<void>; buildAnnIndex(o?: { maintenanceWorkMem?: string }): Promise<void> };
+      const index = (await store.vectorIndex('m', 8)) as Awaited<ReturnType<Store['vectorIndex']>> & {
+        dropAnnIndex(): Promise<void>;
+        buildAnnIndex(o?: { maintenanceWorkMem?: string }): Promise<void>;
+      };
       const hnsw = async (): Promise<number> =>
         (await withAdmin((c) => c.query(`SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexdef LIKE '%USING hnsw%'`, [schema]))).rowCount ?? 0;
       await index.dropAnnIndex();
@@ -243,7 +264,11 @@ describe('PostgreSQL store', () => {
   test('a halfvec HNSW index: rebuilt with storage halfvec, searches go through it and answer with exact distances', async () => {
     const { store, schema, done } = await freshStore('halfvec');
     try {
-      type Bulk = Awaited<ReturnType<Store['vectorIndex']>> & { dropAnnIndex(): Promise<void>; buildAnnIndex(o?: { storage?: 'vector' | 'halfvec' }): Promise<void>; annStorage: string | undefined };
+      type Bulk = Awaited<ReturnType<Store['vectorIndex']>> & {
+        dropAnnIndex(): Promise<void>;
+        buildAnnIndex(o?: { storage?: 'vector' | 'halfvec' }): Promise<void>;
+        annStorage: string | undefined;
+      };
       const index = (await store.vectorIndex('m', 64)) as Bulk;
       assert.equal(index.annStorage, 'vector');
       const random = seededRandom(12);
@@ -253,7 +278,9 @@ describe('PostgreSQL store', () => {
       await index.dropAnnIndex();
       await index.buildAnnIndex({ storage: 'halfvec' });
       assert.equal(index.annStorage, 'halfvec');
-      const def = await withAdmin(async (c) => (await c.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexdef LIKE '%USING hnsw%'`, [schema])).rows[0]?.indexdef);
+      const def = await withAdmin(
+        async (c) => (await c.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexdef LIKE '%USING hnsw%'`, [schema])).rows[0]?.indexdef,
+      );
       assert.match(def ?? '', /USING hnsw \(\(\(embedding\)::halfvec\(64\)\) halfvec_cosine_ops\)/);
       await withAdmin((c) => c.query(`ANALYZE ${q(schema)}.${q('vector_entries_1')}`));
       const plan = await withAdmin(async (c) => {
@@ -266,7 +293,11 @@ describe('PostgreSQL store', () => {
         const query = noisyUnitVector(random, items[i]!.vector, 0.02);
         const found = await index.search(query, 10);
         const expected = bruteForceNearest(items, query, 10);
-        assert.deepEqual(found.map((m) => m.id), expected.map((m) => m.id), `query near v${i}`);
+        assert.deepEqual(
+          found.map((m) => m.id),
+          expected.map((m) => m.id),
+          `query near v${i}`,
+        );
         // re-ranked on the float32 column: distances as exact as with a vector index
         found.forEach((m, j) => assert.ok(Math.abs(m.distance - expected[j]!.distance) < 1e-5));
       }
@@ -347,7 +378,12 @@ describe('PostgreSQL store', () => {
     });
     const missing = new URL(databaseUrl());
     missing.pathname = `/${uniqueSchema('no_such_db')}`;
-    await assert.rejects(openPostgresStore({ connectionString: missing.toString() }), { name: 'AppError', code: 'DB_UNAVAILABLE', retryable: false, details: { sqlState: '3D000' } });
+    await assert.rejects(openPostgresStore({ connectionString: missing.toString() }), {
+      name: 'AppError',
+      code: 'DB_UNAVAILABLE',
+      retryable: false,
+      details: { sqlState: '3D000' },
+    });
   });
 
   test('a server that goes away gives DB_UNAVAILABLE (retryable); the store works again once it is back', async () => {

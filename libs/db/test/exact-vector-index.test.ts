@@ -27,14 +27,23 @@ test('exact at 40 000 clustered 512-d vectors: k 1, 5 and 64, with and without m
       for (const k of [1, 5, 64]) {
         const expected = bruteForceNearest(items, query, k);
         const found = await index.search(query, k);
-        assert.deepEqual(found.map((f) => f.id), expected.map((e) => e.id), `query ${i}, k ${k}`);
+        assert.deepEqual(
+          found.map((f) => f.id),
+          expected.map((e) => e.id),
+          `query ${i}, k ${k}`,
+        );
         found.forEach((f, j) => assert.ok(Math.abs(f.distance - expected[j]!.distance) < 1e-6));
       }
       // between the 3rd and 4th nearest, so float32 rounding cannot move either across it
       const nearest = bruteForceNearest(items, query, 4);
       const limit = (nearest[2]!.distance + nearest[3]!.distance) / 2;
       const within = await index.search(query, 64, { maxDistance: limit });
-      assert.deepEqual(within.map((f) => f.id), bruteForceNearest(items, query, 64).filter((e) => e.distance <= limit).map((e) => e.id));
+      assert.deepEqual(
+        within.map((f) => f.id),
+        bruteForceNearest(items, query, 64)
+          .filter((e) => e.distance <= limit)
+          .map((e) => e.id),
+      );
     }
   } finally {
     await store.close();
@@ -57,7 +66,14 @@ test('a search lets the event loop run between chunks, and writes wait for it', 
     assert.ok(ticks > 0, 'timers ran while the search was scanning');
     const after = await index.search(query, 5);
     assert.notEqual(after[0]!.id, 'v123');
-    assert.deepEqual(after.map((f) => f.id), bruteForceNearest(items.filter((it) => it.id !== 'v123'), query, 5).map((e) => e.id));
+    assert.deepEqual(
+      after.map((f) => f.id),
+      bruteForceNearest(
+        items.filter((it) => it.id !== 'v123'),
+        query,
+        5,
+      ).map((e) => e.id),
+    );
   } finally {
     await store.close();
   }

@@ -31,7 +31,10 @@ describe('SQLite store on a file', () => {
       await first.close();
 
       const migrations = rawRows<{ version: number; name: string; applied_at: string }>(path, 'SELECT version, name, applied_at FROM schema_migrations ORDER BY version');
-      assert.deepEqual(migrations.map((m) => m.version), [1, 2, 3, 4, 5]);
+      assert.deepEqual(
+        migrations.map((m) => m.version),
+        [1, 2, 3, 4, 5],
+      );
       assert.deepEqual(rawRows(path, 'PRAGMA journal_mode'), [{ journal_mode: 'wal' }]);
 
       const second = await openSqliteStore({ path });
@@ -105,7 +108,10 @@ describe('SQLite store on a file', () => {
           const after = await rebuilt.search(q, 8);
           assert.deepEqual(after, before[i], `query ${i} answers as before the reopen`);
           const reference = bruteForceNearest(liveItems, q, 8);
-          assert.deepEqual(after.map((m) => m.id), reference.map((m) => m.id));
+          assert.deepEqual(
+            after.map((m) => m.id),
+            reference.map((m) => m.id),
+          );
           after.forEach((m, j) => assert.ok(Math.abs(m.distance - reference[j]!.distance) < 1e-6));
         }
         for (const id of removed) assert.ok(!before.flat().some((m) => m.id === id), `${id} stays removed`);
@@ -115,7 +121,7 @@ describe('SQLite store on a file', () => {
       } finally {
         await second.close();
       }
-      assert.deepEqual(rawRows(path, "SELECT model, count(*) AS n FROM vector_entries GROUP BY model ORDER BY model"), [
+      assert.deepEqual(rawRows(path, 'SELECT model, count(*) AS n FROM vector_entries GROUP BY model ORDER BY model'), [
         { model: 'fr_feature', n: 250 },
         { model: 'other', n: 1 },
       ]);
@@ -142,7 +148,10 @@ describe('SQLite store on a file', () => {
       await assert.rejects(index.remove(['a']), { code: 'DB_UNAVAILABLE', retryable: true });
       // the memory copy did not move ahead of the file
       assert.equal(await index.count(), 1);
-      assert.deepEqual((await index.search(new Float32Array([0, 1, 0]), 5)).map((m) => m.id), ['a']);
+      assert.deepEqual(
+        (await index.search(new Float32Array([0, 1, 0]), 5)).map((m) => m.id),
+        ['a'],
+      );
       // reads still work in WAL mode while another connection writes
       assert.equal((await store.persons.list()).total, 0);
       other.exec('ROLLBACK');

@@ -13,7 +13,7 @@ describe('toFacialArea', () => {
     [64.7, 79.2],
   ];
 
-  test('image-left eye/mouth become right_eye/mouth_right (deepface: the person\'s side)', () => {
+  test("image-left eye/mouth become right_eye/mouth_right (deepface: the person's side)", () => {
     const area = toFacialArea({ box: { x: 10, y: 20, w: 80, h: 90 }, landmarks });
     assert.deepEqual(area, {
       x: 10,

@@ -4,18 +4,22 @@ import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { AppError, ErrorCode, type DetectorName } from '@facewatch/core';
 import { alignFace, alignedFootprint, ALIGNED_SIDE, sourcePerOutput } from './align/align.js';
-import { cropJpeg, decodeInspected, decodeRegion, inspectForDecode, rgbToJpeg, resizeRgb, workingSize, type DecodeLimits, type ImageFormat, type RgbImage, type RgbRegion } from './image/decode.js';
+import {
+  cropJpeg,
+  decodeInspected,
+  decodeRegion,
+  inspectForDecode,
+  rgbToJpeg,
+  resizeRgb,
+  workingSize,
+  type DecodeLimits,
+  type ImageFormat,
+  type RgbImage,
+  type RgbRegion,
+} from './image/decode.js';
 import { clipBox, scaleDetection, type Box, type Detection, type DetectOptions, type FiveLandmarks, type Point } from './detect/types.js';
 import { decodeYunet, yunetTensorData } from './detect/yunet.js';
-import {
-  decodeUltraface,
-  fiveFromSixtyEight,
-  LANDMARK_SIDE,
-  landmarkTensorData,
-  ULTRAFACE_HEIGHT,
-  ULTRAFACE_WIDTH,
-  ultrafaceTensorData,
-} from './detect/ultraface.js';
+import { decodeUltraface, fiveFromSixtyEight, LANDMARK_SIDE, landmarkTensorData, ULTRAFACE_HEIGHT, ULTRAFACE_WIDTH, ultrafaceTensorData } from './detect/ultraface.js';
 import { embedderTensorData, l2Normalise } from './embed/embed.js';
 import { loadManifest, type ModelName } from './models/manifest.js';
 import { createFastestSession, type ChosenSession, type OptimisationLevel } from './models/session.js';
@@ -114,10 +118,7 @@ const CONTEXT_MAX_SIDE = 256;
 async function evidenceCrops(image: RgbImage, box: Box, aligned: Uint8Array): Promise<FaceEvidenceCrops> {
   const margin = Math.max(box.w, box.h) / 2;
   const region = clipBox({ x: box.x - margin, y: box.y - margin, w: box.w + 2 * margin, h: box.h + 2 * margin }, image.width, image.height);
-  const [alignedJpeg, context] = await Promise.all([
-    rgbToJpeg({ data: aligned, width: ALIGNED_SIDE, height: ALIGNED_SIDE }),
-    cropJpeg(image, region, CONTEXT_MAX_SIDE),
-  ]);
+  const [alignedJpeg, context] = await Promise.all([rgbToJpeg({ data: aligned, width: ALIGNED_SIDE, height: ALIGNED_SIDE }), cropJpeg(image, region, CONTEXT_MAX_SIDE)]);
   return { aligned: alignedJpeg, context };
 }
 
@@ -166,7 +167,10 @@ export class FacePipeline {
     // See DETECTION_FIRST_MIN_SHRINK: large JPEGs are decoded at the detector's size, and faces
     // that need more pixels than that image has are decoded again, their region only.
     const detectionFirst =
-      detector === 'yunet' && inspected.format === 'jpeg' && Math.max(inspected.width, inspected.height) >= DETECTION_FIRST_MIN_SHRINK * detectSide && this.settings.decode.maxSidePx > detectSide;
+      detector === 'yunet' &&
+      inspected.format === 'jpeg' &&
+      Math.max(inspected.width, inspected.height) >= DETECTION_FIRST_MIN_SHRINK * detectSide &&
+      this.settings.decode.maxSidePx > detectSide;
     const image = await decodeInspected(inspected, detectionFirst ? detectSide : this.settings.decode.maxSidePx);
     timings.decodeMs = performance.now() - t;
 

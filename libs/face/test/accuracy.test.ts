@@ -30,7 +30,8 @@ test('embeddings are unit length', () => {
 });
 
 test('verification over all 780 identity-crop pairs: AUC ≥ 0.999 (cosine)', (t) => {
-  const genuine: number[] = [], impostor: number[] = [];
+  const genuine: number[] = [],
+    impostor: number[] = [];
   for (let i = 0; i < refs.length; i++)
     for (let j = i + 1; j < refs.length; j++) (refs[i]!.person === refs[j]!.person ? genuine : impostor).push(distance('cosine', refs[i]!, refs[j]!));
   assert.equal(genuine.length + impostor.length, 780);
@@ -50,13 +51,16 @@ test('verification over all 780 identity-crop pairs: AUC ≥ 0.999 (cosine)', (t
 });
 
 test('identification: every labelled group face is nearest to its own person (22 of 22)', async (t) => {
-  let labelled = 0, correct = 0, cleared = 0;
+  let labelled = 0,
+    correct = 0,
+    cleared = 0;
   const wrong: string[] = [];
   for (const group of groupPhotos()) {
     const r = await pool.analyse(readFileSync(group.path), { embed: true });
     for (const { person, face } of labelFaces(r.faces, group)) {
       labelled++;
-      let bestPerson = '', best = Infinity;
+      let bestPerson = '',
+        best = Infinity;
       for (const ref of refs) {
         const d = distance('cosine', { embedding: face.embedding!, norm: face.norm! }, ref);
         if (d < best) [best, bestPerson] = [d, ref.person];

@@ -123,7 +123,8 @@ test('grey, alpha, EXIF-rotated and other formats decode to the same face', asyn
     assert.equal(r.faces.length, 1, `${name}: ${r.faces.length} faces`);
     assert.equal(r.width, base.width, `${name}: width`);
     assert.equal(r.height, base.height, `${name}: height`);
-    const b = base.faces[0]!, f = r.faces[0]!;
+    const b = base.faces[0]!,
+      f = r.faces[0]!;
     assert.ok(Math.abs(f.box.x - b.box.x) < 0.1 * b.box.w && Math.abs(f.box.y - b.box.y) < 0.1 * b.box.h, `${name}: box moved`);
     let dot = 0;
     for (let i = 0; i < 512; i++) dot += f.embedding![i]! * b.embedding![i]!;

@@ -76,17 +76,22 @@ test('coordinates are in original pixels when the working image is shrunk', asyn
   }
 });
 
-test('a large JPEG is decoded at the detector\'s size and its small faces again by region: the same faces and embeddings', async () => {
+test("a large JPEG is decoded at the detector's size and its small faces again by region: the same faces and embeddings", async () => {
   // bbt1 enlarged 3x (4098x2304): detected on a 640-px decode; its faces (eye distance ≈ 130 px,
   // under 2 source pixels per aligned pixel at 640 px) are aligned from a region decode at 1280 px
   const group = groupPhotos().find((g) => g.file.endsWith('bbt1.jpg'))!;
   const bytes = readFileSync(group.path);
-  const big = await sharp(bytes).resize(1366 * 3, 768 * 3).jpeg({ quality: 92 }).toBuffer();
+  const big = await sharp(bytes)
+    .resize(1366 * 3, 768 * 3)
+    .jpeg({ quality: 92 })
+    .toBuffer();
   const [small, large] = await Promise.all([pool.analyse(bytes, { embed: true, evidence: true }), pool.analyse(big, { embed: true, evidence: true })]);
   assert.equal(large.width, 4098);
   assert.equal(large.faces.length, small.faces.length);
   for (const f of small.faces) {
-    const g = large.faces.find((h) => Math.abs(h.box.x + h.box.w / 2 - 3 * (f.box.x + f.box.w / 2)) < 0.75 * f.box.w && Math.abs(h.box.y + h.box.h / 2 - 3 * (f.box.y + f.box.h / 2)) < 0.75 * f.box.h);
+    const g = large.faces.find(
+      (h) => Math.abs(h.box.x + h.box.w / 2 - 3 * (f.box.x + f.box.w / 2)) < 0.75 * f.box.w && Math.abs(h.box.y + h.box.h / 2 - 3 * (f.box.y + f.box.h / 2)) < 0.75 * f.box.h,
+    );
     assert.ok(g, `face at ${f.box.x},${f.box.y} found in the enlarged photo`);
     let cos = 0;
     for (let i = 0; i < 512; i++) cos += f.embedding![i]! * g.embedding![i]!;

@@ -23,7 +23,10 @@ test('the queue is bounded: beyond it analyse rejects with POOL_BUSY (retryable)
     await pool.waitForCapacity();
     assert.ok(pool.stats.queued < 2);
     const results = await Promise.all(accepted);
-    assert.deepEqual(results.map((r) => r.faces.length), [1, 1, 1]);
+    assert.deepEqual(
+      results.map((r) => r.faces.length),
+      [1, 1, 1],
+    );
     assert.equal(pool.stats.completed, 3);
   } finally {
     await pool.close();

@@ -153,6 +153,4 @@ export interface ReferenceInput {
   bytes: Uint8Array;
 }
 
-export type IndexOutcome =
-  | { indexed: true; format: string; faces: ReferenceFace[] }
-  | { indexed: false; code: string; message: string };
+export type IndexOutcome = { indexed: true; format: string; faces: ReferenceFace[] } | { indexed: false; code: string; message: string };

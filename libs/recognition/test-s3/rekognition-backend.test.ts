@@ -88,7 +88,12 @@ function faceDetail(left: number, top: number, width: number, height: number, co
   };
 }
 
-const describeOk = { FaceCount: 0, FaceModelVersion: '7.0', CollectionARN: `arn:aws:rekognition:us-east-1:123456789012:collection/${config.collectionId}`, CreationTimestamp: new Date() };
+const describeOk = {
+  FaceCount: 0,
+  FaceModelVersion: '7.0',
+  CollectionARN: `arn:aws:rekognition:us-east-1:123456789012:collection/${config.collectionId}`,
+  CreationTimestamp: new Date(),
+};
 
 before(async () => {
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -106,10 +111,16 @@ beforeEach(() => {
 
 describe('opening', () => {
   test('creates the collection when it is missing', async () => {
-    rekognition.on(DescribeCollectionCommand).rejectsOnce(new ResourceNotFoundException({ message: 'The collection id: facewatch-test does not exist', $metadata: {} })).resolves(describeOk);
+    rekognition
+      .on(DescribeCollectionCommand)
+      .rejectsOnce(new ResourceNotFoundException({ message: 'The collection id: facewatch-test does not exist', $metadata: {} }))
+      .resolves(describeOk);
     rekognition.on(CreateCollectionCommand).resolves({ StatusCode: 200, CollectionArn: describeOk.CollectionARN, FaceModelVersion: '7.0' });
     await open();
-    assert.deepEqual(rekognition.commandCalls(CreateCollectionCommand).map((c) => c.args[0].input), [{ CollectionId: 'facewatch-test' }]);
+    assert.deepEqual(
+      rekognition.commandCalls(CreateCollectionCommand).map((c) => c.args[0].input),
+      [{ CollectionId: 'facewatch-test' }],
+    );
   });
 
   test('an existing collection is used as it is', async () => {
@@ -131,7 +142,13 @@ describe('opening', () => {
 describe('options', () => {
   test('names, the similarity formula and foreign options', async () => {
     const backend = await open();
-    assert.deepEqual(backend.resolveOptions(undefined), { model: 'aws_rekognition', detector: 'aws_rekognition', metric: 'rekognition_similarity', maxDistance: 0.2, explicitThreshold: true });
+    assert.deepEqual(backend.resolveOptions(undefined), {
+      model: 'aws_rekognition',
+      detector: 'aws_rekognition',
+      metric: 'rekognition_similarity',
+      maxDistance: 0.2,
+      explicitThreshold: true,
+    });
     assert.equal(backend.resolveOptions({ threshold: 0.05 }).maxDistance, 0.05);
     assert.equal((await open({ config: { faceMatchThreshold: 99 } })).resolveOptions({}).maxDistance, 0.01);
     assert.throws(() => backend.resolveOptions({ detector_backend: 'yunet' }), { code: ErrorCode.UNSUPPORTED_BY_BACKEND });
@@ -160,8 +177,14 @@ describe('search: every face, not only the largest', () => {
         SearchedFaceBoundingBox: { Left: 0.2, Top: 0.2, Width: 0.6, Height: 0.6 },
         SearchedFaceConfidence: 99.9,
         FaceMatches: [
-          { Similarity: 97.5, Face: { FaceId: amyFace, ExternalImageId: 'p-amy', ImageId: randomUUID(), Confidence: 99.9, BoundingBox: { Left: 0.1, Top: 0.1, Width: 0.8, Height: 0.8 } } },
-          { Similarity: 81.25, Face: { FaceId: rajFace, ExternalImageId: 'p-raj', ImageId: randomUUID(), Confidence: 99.8, BoundingBox: { Left: 0.1, Top: 0.1, Width: 0.8, Height: 0.8 } } },
+          {
+            Similarity: 97.5,
+            Face: { FaceId: amyFace, ExternalImageId: 'p-amy', ImageId: randomUUID(), Confidence: 99.9, BoundingBox: { Left: 0.1, Top: 0.1, Width: 0.8, Height: 0.8 } },
+          },
+          {
+            Similarity: 81.25,
+            Face: { FaceId: rajFace, ExternalImageId: 'p-raj', ImageId: randomUUID(), Confidence: 99.8, BoundingBox: { Left: 0.1, Top: 0.1, Width: 0.8, Height: 0.8 } },
+          },
         ],
         FaceModelVersion: '7.0',
       })
@@ -203,13 +226,20 @@ describe('search: every face, not only the largest', () => {
     assert.deepEqual(result.faces[1]!.candidates, []);
     assert.deepEqual(result.faces[2]!.candidates, [], 'a crop Rekognition finds no face in has no candidates');
     const area = result.faces[0]!.facial_area;
-    assert.deepEqual([area.x, area.y, area.w, area.h], [Math.round(0.4 * 1366), Math.round(0.15 * 768), Math.round(0.52 * 1366) - Math.round(0.4 * 1366), Math.round(0.35 * 768) - Math.round(0.15 * 768)]);
+    assert.deepEqual(
+      [area.x, area.y, area.w, area.h],
+      [Math.round(0.4 * 1366), Math.round(0.15 * 768), Math.round(0.52 * 1366) - Math.round(0.4 * 1366), Math.round(0.35 * 768) - Math.round(0.15 * 768)],
+    );
     assert.ok(area.left_eye[0] > area.right_eye[0], "left_eye is the person's left, the image's right");
   });
 
   test("a request's threshold becomes FaceMatchThreshold; weaker matches are dropped", async () => {
     rekognition.on(DetectFacesCommand).resolves({ FaceDetails: [faceDetail(0.3, 0.2, 0.2, 0.3, 99.5)] });
-    rekognition.on(SearchFacesByImageCommand).resolves({ FaceMatches: [{ Similarity: 92, Face: { FaceId: randomUUID(), Confidence: 99 } }], SearchedFaceBoundingBox: { Left: 0.2, Top: 0.2, Width: 0.6, Height: 0.6 }, SearchedFaceConfidence: 99 });
+    rekognition.on(SearchFacesByImageCommand).resolves({
+      FaceMatches: [{ Similarity: 92, Face: { FaceId: randomUUID(), Confidence: 99 } }],
+      SearchedFaceBoundingBox: { Left: 0.2, Top: 0.2, Width: 0.6, Height: 0.6 },
+      SearchedFaceConfidence: 99,
+    });
     const backend = await open();
     const result = await backend.search(bytes, { ...backend.resolveOptions({ threshold: 0.05 }), limit: 2 });
     const input = rekognition.commandCalls(SearchFacesByImageCommand)[0]!.args[0].input;
@@ -239,7 +269,11 @@ describe('search: every face, not only the largest', () => {
     rekognition.on(DetectFacesCommand).resolves({ FaceDetails: [] });
     const backend = await open();
     const webp = new Uint8Array(await sharp(group.path).webp().toBuffer());
-    const noise = new Uint8Array(await sharp(randomBytes(2400 * 2000 * 3), { raw: { width: 2400, height: 2000, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer());
+    const noise = new Uint8Array(
+      await sharp(randomBytes(2400 * 2000 * 3), { raw: { width: 2400, height: 2000, channels: 3 } })
+        .png({ compressionLevel: 1 })
+        .toBuffer(),
+    );
     assert.ok(noise.length > 5 * 1024 * 1024, `${noise.length} bytes`);
     for (const [image, size] of [
       [webp, [1366, 768]],
@@ -295,7 +329,14 @@ describe('verify: CompareFaces', () => {
 describe('enrolment: S3 + IndexFaces', () => {
   const amy = identityImages().filter((i) => i.person === 'amy');
   const faceRecord = (faceId: string, externalImageId: string) => ({
-    Face: { FaceId: faceId, BoundingBox: { Left: 0.2, Top: 0.15, Width: 0.6, Height: 0.7 }, ImageId: randomUUID(), ExternalImageId: externalImageId, Confidence: 99.99, IndexFacesModelVersion: '7.0' },
+    Face: {
+      FaceId: faceId,
+      BoundingBox: { Left: 0.2, Top: 0.15, Width: 0.6, Height: 0.7 },
+      ImageId: randomUUID(),
+      ExternalImageId: externalImageId,
+      Confidence: 99.99,
+      IndexFacesModelVersion: '7.0',
+    },
     FaceDetail: faceDetail(0.2, 0.15, 0.6, 0.7, 99.99),
   });
 
@@ -306,7 +347,10 @@ describe('enrolment: S3 + IndexFaces', () => {
     const bytes = new Uint8Array(readFileSync(amy[0]!.path));
     const outcome = await backend.indexReference({ personId: 'person-1', imageId: 'image-1', key: 'amy/amy1.png', bytes });
     assert.ok(outcome.indexed);
-    assert.deepEqual(outcome.faces.map((f) => [f.id, f.imageId, f.personId, f.model, f.embedding.length]), [[faceId, 'image-1', 'person-1', 'aws_rekognition', 0]]);
+    assert.deepEqual(
+      outcome.faces.map((f) => [f.id, f.imageId, f.personId, f.model, f.embedding.length]),
+      [[faceId, 'image-1', 'person-1', 'aws_rekognition', 0]],
+    );
     assert.deepEqual(outcome.faces[0]!.box, { x: 0.2 * 150, y: 0.15 * 150, w: 0.6 * 150, h: 0.7 * 150 });
     const input = rekognition.commandCalls(IndexFacesCommand)[0]!.args[0].input;
     assert.deepEqual(input, {
@@ -343,7 +387,10 @@ describe('enrolment: S3 + IndexFaces', () => {
     const group = groupPhotos()[0]!;
     const outcome = await backend.indexReference({ personId: 'person-2', imageId: 'image-3', key: 'group/bbt1.jpg', bytes: new Uint8Array(readFileSync(group.path)) });
     assert.deepEqual(outcome.indexed ? 'indexed' : outcome.code, ErrorCode.MULTIPLE_FACES);
-    assert.deepEqual(rekognition.commandCalls(DeleteFacesCommand).map((c) => c.args[0].input), [{ CollectionId: 'facewatch-test', FaceIds: ids }]);
+    assert.deepEqual(
+      rekognition.commandCalls(DeleteFacesCommand).map((c) => c.args[0].input),
+      [{ CollectionId: 'facewatch-test', FaceIds: ids }],
+    );
     assert.equal(await references.get('group/bbt1.jpg'), undefined);
   });
 
@@ -379,7 +426,10 @@ describe('enrolment: S3 + IndexFaces', () => {
     rekognition.on(DeleteFacesCommand).resolves({ DeletedFaces: ids });
     const backend = await open();
     await backend.removeReferences({ faceIds: ids, keys: ['bernadette/b1.png', 'bernadette/b2.png'] });
-    assert.deepEqual(rekognition.commandCalls(DeleteFacesCommand).map((c) => c.args[0].input.FaceIds), [ids]);
+    assert.deepEqual(
+      rekognition.commandCalls(DeleteFacesCommand).map((c) => c.args[0].input.FaceIds),
+      [ids],
+    );
     assert.ok(!(await objects()).some((k) => k.startsWith('blacklist_db/bernadette/')));
   });
 });
@@ -388,7 +438,14 @@ describe('reconcile', () => {
   test('faces in the collection that no stored reference owns are deleted; ListFaces is followed page by page', async () => {
     const owned = [randomUUID(), randomUUID(), randomUUID()];
     const orphans = [randomUUID(), randomUUID()];
-    const face = (id: string) => ({ FaceId: id, ExternalImageId: 'p', ImageId: randomUUID(), Confidence: 99.9, BoundingBox: { Left: 0.1, Top: 0.1, Width: 0.5, Height: 0.5 }, IndexFacesModelVersion: '7.0' });
+    const face = (id: string) => ({
+      FaceId: id,
+      ExternalImageId: 'p',
+      ImageId: randomUUID(),
+      Confidence: 99.9,
+      BoundingBox: { Left: 0.1, Top: 0.1, Width: 0.5, Height: 0.5 },
+      IndexFacesModelVersion: '7.0',
+    });
     rekognition
       .on(ListFacesCommand)
       .resolvesOnce({ Faces: [face(owned[0]!), face(orphans[0]!)], NextToken: 'page-2', FaceModelVersion: '7.0' })
@@ -396,12 +453,23 @@ describe('reconcile', () => {
       .resolvesOnce({ Faces: [face(orphans[1]!)], FaceModelVersion: '7.0' });
     rekognition.on(DeleteFacesCommand).resolves({ DeletedFaces: orphans });
     const backend = await open();
-    const stored = [...owned, randomUUID()].map((id) => ({ id, imageId: 'i', personId: 'p', model: 'aws_rekognition', embedding: new Float32Array(0), norm: 0, box: { x: 0, y: 0, w: 1, h: 1 } }));
+    const stored = [...owned, randomUUID()].map((id) => ({
+      id,
+      imageId: 'i',
+      personId: 'p',
+      model: 'aws_rekognition',
+      embedding: new Float32Array(0),
+      norm: 0,
+      box: { x: 0, y: 0, w: 1, h: 1 },
+    }));
     assert.deepEqual(await backend.reconcile(stored), { added: 0, removed: 2 });
     assert.deepEqual(
       rekognition.commandCalls(ListFacesCommand).map((c) => c.args[0].input.NextToken),
       [undefined, 'page-2', 'page-3'],
     );
-    assert.deepEqual(rekognition.commandCalls(DeleteFacesCommand).map((c) => c.args[0].input.FaceIds), [orphans]);
+    assert.deepEqual(
+      rekognition.commandCalls(DeleteFacesCommand).map((c) => c.args[0].input.FaceIds),
+      [orphans],
+    );
   });
 });

@@ -3,14 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  type DeleteObjectsCommandOutput,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, HeadObjectCommand, PutObjectCommand, type DeleteObjectsCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { AppError, ErrorCode, createLogger, projectRoot } from '@facewatch/core';
 import { S3ReferenceStore, createS3Client, type AwsRetryPolicy, type S3ReferenceStoreOptions } from '@facewatch/recognition';
 
@@ -288,7 +281,11 @@ describe('S3ReferenceStore against moto', () => {
     const spy = intercept(client);
     try {
       for (const key of ['', '/amy/1.jpg', '../amy/1.jpg', 'amy/../../etc/passwd', 'amy/..', './amy/1.jpg', 'amy//1.jpg', 'amy/1.jpg/', 'amy\\..\\1.jpg', 'amy/\u0000.jpg']) {
-        assert.throws(() => s.objectKey(key), (e: unknown) => e instanceof AppError && e.code === ErrorCode.INVALID_ARGUMENT, `key ${JSON.stringify(key)}`);
+        assert.throws(
+          () => s.objectKey(key),
+          (e: unknown) => e instanceof AppError && e.code === ErrorCode.INVALID_ARGUMENT,
+          `key ${JSON.stringify(key)}`,
+        );
         await rejectsWith(s.put(key, new Uint8Array([1]), 'image/jpeg'), ErrorCode.INVALID_ARGUMENT);
         await rejectsWith(s.get(key), ErrorCode.INVALID_ARGUMENT);
       }
@@ -341,9 +338,7 @@ describe('S3ReferenceStore against moto', () => {
     assert.deepEqual(spy.calls, ['GetObject', 'GetObject']);
     assert.ok(got && Buffer.from(got).equals(bytes));
 
-    spy = intercept(client, (_send, _command, n) =>
-      Promise.reject(Object.assign(new Error(`down ${n}`), { name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } })),
-    );
+    spy = intercept(client, (_send, _command, n) => Promise.reject(Object.assign(new Error(`down ${n}`), { name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } })));
     try {
       const err = await rejectsWith(s.check(), ErrorCode.BACKEND_UNAVAILABLE, new RegExp(`'${bucket}'`));
       assert.equal(err.retryable, true);

@@ -54,7 +54,9 @@ test('collections, IndexFaces and SearchFacesByImage over the wire, with the SDK
   assert.equal(found.FaceMatches?.[0]?.Face?.FaceId, indexed.FaceRecords![0]!.Face!.FaceId);
   assert.ok(found.FaceMatches![0]!.Similarity! >= 80);
   assert.equal(server.faceCount('wire'), 1);
-  const compared = await client.send(new CompareFacesCommand({ SourceImage: { Bytes: readFileSync(amy1!.path) }, TargetImage: { Bytes: readFileSync(amy2!.path) }, SimilarityThreshold: 0 }));
+  const compared = await client.send(
+    new CompareFacesCommand({ SourceImage: { Bytes: readFileSync(amy1!.path) }, TargetImage: { Bytes: readFileSync(amy2!.path) }, SimilarityThreshold: 0 }),
+  );
   assert.ok(compared.FaceMatches![0]!.Similarity! >= 80, 'both images of CompareFaces travel as base64');
 });
 
@@ -64,6 +66,12 @@ test('errors come back as the SDK exceptions: no face, throttling', async () => 
     (err) => err instanceof InvalidParameterException && /no faces/.test((err as Error).message),
   );
   server.failNext('SearchFacesByImage', new ThrottlingException({ message: 'Rate exceeded', $metadata: {} }));
-  await assert.rejects(client.send(new SearchFacesByImageCommand({ CollectionId: 'wire', Image: { Bytes: readFileSync(noFaceImage()) } })), (err) => err instanceof ThrottlingException);
-  assert.deepEqual(server.calls.slice(-2).map((c) => c.name), ['SearchFacesByImage', 'SearchFacesByImage']);
+  await assert.rejects(
+    client.send(new SearchFacesByImageCommand({ CollectionId: 'wire', Image: { Bytes: readFileSync(noFaceImage()) } })),
+    (err) => err instanceof ThrottlingException,
+  );
+  assert.deepEqual(
+    server.calls.slice(-2).map((c) => c.name),
+    ['SearchFacesByImage', 'SearchFacesByImage'],
+  );
 });

@@ -102,7 +102,14 @@ describe('enrol one crop per person, then recognise the others', () => {
   test('IndexFaces indexes the one face of each first crop, with ExternalImageId = the person', async () => {
     for (const person of people) {
       const out = await client.send(
-        new IndexFacesCommand({ CollectionId: COLLECTION, Image: { Bytes: bytesOf(crops(person)[0]!.path) }, ExternalImageId: person, MaxFaces: 1, QualityFilter: 'AUTO', DetectionAttributes: ['DEFAULT'] }),
+        new IndexFacesCommand({
+          CollectionId: COLLECTION,
+          Image: { Bytes: bytesOf(crops(person)[0]!.path) },
+          ExternalImageId: person,
+          MaxFaces: 1,
+          QualityFilter: 'AUTO',
+          DetectionAttributes: ['DEFAULT'],
+        }),
       );
       assert.equal(out.FaceRecords?.length, 1, person);
       assert.deepEqual(out.UnindexedFaces, []);
@@ -115,7 +122,10 @@ describe('enrol one crop per person, then recognise the others', () => {
       assert.ok(face.Confidence! > 50 && face.Confidence! <= 100, `confidence ${face.Confidence}`);
       const detail = out.FaceRecords[0]!.FaceDetail!;
       assert.deepEqual(detail.BoundingBox, face.BoundingBox);
-      assert.deepEqual(detail.Landmarks?.map((l) => l.Type), ['eyeLeft', 'eyeRight', 'nose', 'mouthLeft', 'mouthRight']);
+      assert.deepEqual(
+        detail.Landmarks?.map((l) => l.Type),
+        ['eyeLeft', 'eyeRight', 'nose', 'mouthLeft', 'mouthRight'],
+      );
       enrolled.set(person, face);
     }
     assert.equal(fake.faceCount(COLLECTION), people.length);
@@ -123,7 +133,8 @@ describe('enrol one crop per person, then recognise the others', () => {
   });
 
   test('SearchFacesByImage: every other crop of a person is best matched to that person with similarity ≥ 80', async (t) => {
-    const genuine: number[] = [], impostor: number[] = [];
+    const genuine: number[] = [],
+      impostor: number[] = [];
     const wrong: string[] = [];
     for (const person of people) {
       for (const crop of crops(person).slice(1)) {
@@ -141,7 +152,8 @@ describe('enrol one crop per person, then recognise the others', () => {
         assert.equal(best.Face!.FaceId, enrolled.get(best.Face!.ExternalImageId!)!.FaceId);
       }
     }
-    const stats = (xs: number[]) => `n=${xs.length} min ${Math.min(...xs).toFixed(2)} mean ${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(2)} max ${Math.max(...xs).toFixed(2)}`;
+    const stats = (xs: number[]) =>
+      `n=${xs.length} min ${Math.min(...xs).toFixed(2)} mean ${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(2)} max ${Math.max(...xs).toFixed(2)}`;
     t.diagnostic(`same person similarity: ${stats(genuine)}`);
     t.diagnostic(`different people similarity: ${stats(impostor)}`);
     assert.deepEqual(wrong, []);
@@ -152,9 +164,14 @@ describe('enrol one crop per person, then recognise the others', () => {
     for (const person of people) {
       const out = await client.send(new SearchFacesByImageCommand({ CollectionId: COLLECTION, Image: { Bytes: bytesOf(crops(person)[1]!.path) } }));
       assert.ok(out.FaceMatches!.length >= 1, person);
-      assert.ok(out.FaceMatches!.every((m) => m.Similarity! >= 80 && m.Face!.ExternalImageId === person), JSON.stringify(out.FaceMatches));
+      assert.ok(
+        out.FaceMatches!.every((m) => m.Similarity! >= 80 && m.Face!.ExternalImageId === person),
+        JSON.stringify(out.FaceMatches),
+      );
     }
-    const capped = await client.send(new SearchFacesByImageCommand({ CollectionId: COLLECTION, Image: { Bytes: bytesOf(crops(people[0]!)[1]!.path) }, FaceMatchThreshold: 0, MaxFaces: 3 }));
+    const capped = await client.send(
+      new SearchFacesByImageCommand({ CollectionId: COLLECTION, Image: { Bytes: bytesOf(crops(people[0]!)[1]!.path) }, FaceMatchThreshold: 0, MaxFaces: 3 }),
+    );
     assert.equal(capped.FaceMatches!.length, 3);
   });
 
@@ -182,12 +199,16 @@ describe('group photos', () => {
         assert.deepEqual(Object.keys(mark), ['eyeLeft', 'eyeRight', 'nose', 'mouthLeft', 'mouthRight']);
         assert.ok(mark['eyeLeft']!.X! < mark['eyeRight']!.X!, 'eyeLeft is on the image’s left');
         assert.ok(mark['mouthLeft']!.X! < mark['mouthRight']!.X!, 'mouthLeft is on the image’s left');
-        for (const l of f.Landmarks!) assert.ok(l.X! > b.Left! - 0.02 && l.X! < b.Left! + b.Width! + 0.02 && l.Y! > b.Top! - 0.02 && l.Y! < b.Top! + b.Height! + 0.02, 'landmarks inside the face');
+        for (const l of f.Landmarks!)
+          assert.ok(l.X! > b.Left! - 0.02 && l.X! < b.Left! + b.Width! + 0.02 && l.Y! > b.Top! - 0.02 && l.Y! < b.Top! + b.Height! + 0.02, 'landmarks inside the face');
         assert.ok(mark['eyeLeft']!.Y! < mark['nose']!.Y! && mark['nose']!.Y! < mark['mouthLeft']!.Y!, 'eyes above nose above mouth');
         for (const k of ['Roll', 'Yaw', 'Pitch'] as const) assert.ok(Math.abs(f.Pose![k]!) <= 180, `${k} ${f.Pose![k]}`);
         for (const k of ['Brightness', 'Sharpness'] as const) assert.ok(f.Quality![k]! >= 0 && f.Quality![k]! <= 100, `${k} ${f.Quality![k]}`);
       }
-      assert.ok(faces.every((f, i) => i === 0 || area(faces[i - 1]!.BoundingBox) >= area(f.BoundingBox)), 'largest first');
+      assert.ok(
+        faces.every((f, i) => i === 0 || area(faces[i - 1]!.BoundingBox) >= area(f.BoundingBox)),
+        'largest first',
+      );
     }
   });
 
@@ -211,7 +232,9 @@ describe('group photos', () => {
   test('IndexFaces on a group photo: largest first, MaxFaces → EXCEEDS_MAX_FACES, small faces → SMALL_BOUNDING_BOX', async () => {
     await client.send(new CreateCollectionCommand({ CollectionId: 'groups' }));
     const group = groupPhotos().find((g) => g.minFaces >= 5)!;
-    const out = await client.send(new IndexFacesCommand({ CollectionId: 'groups', Image: { Bytes: bytesOf(group.path) }, ExternalImageId: 'group', MaxFaces: 2, QualityFilter: 'NONE' }));
+    const out = await client.send(
+      new IndexFacesCommand({ CollectionId: 'groups', Image: { Bytes: bytesOf(group.path) }, ExternalImageId: 'group', MaxFaces: 2, QualityFilter: 'NONE' }),
+    );
     assert.equal(out.FaceRecords!.length, 2);
     assert.ok(area(out.FaceRecords![0]!.Face!.BoundingBox) >= area(out.FaceRecords![1]!.Face!.BoundingBox));
     assert.equal(out.FaceRecords![0]!.Face!.ImageId, out.FaceRecords![1]!.Face!.ImageId, 'one ImageId per call');
@@ -225,7 +248,10 @@ describe('group photos', () => {
     // the fake's quality rule: under 40 px on the shorter side is SMALL_BOUNDING_BOX unless QualityFilter is NONE
     const { width, height } = await pool.analyse(bytesOf(group.path), { embed: false });
     const smallest = Math.min(...out.UnindexedFaces!.map((u) => Math.min(u.FaceDetail!.BoundingBox!.Width! * width, u.FaceDetail!.BoundingBox!.Height! * height)));
-    const tiny = await sharp(bytesOf(group.path)).resize({ width: Math.round((width * 30) / smallest) }).jpeg().toBuffer();
+    const tiny = await sharp(bytesOf(group.path))
+      .resize({ width: Math.round((width * 30) / smallest) })
+      .jpeg()
+      .toBuffer();
     const filtered = await client.send(new IndexFacesCommand({ CollectionId: 'groups', Image: { Bytes: tiny }, QualityFilter: 'AUTO' }));
     const unfiltered = await client.send(new IndexFacesCommand({ CollectionId: 'groups', Image: { Bytes: tiny }, QualityFilter: 'NONE' }));
     const small = filtered.UnindexedFaces!.filter((u) => u.Reasons!.includes('SMALL_BOUNDING_BOX'));
@@ -270,8 +296,14 @@ describe('ListFaces and DeleteFaces', () => {
       pages.push(out.Faces!);
       token = out.NextToken;
     } while (token);
-    assert.deepEqual(pages.map((p) => p.length), [3, 3, 2]);
-    assert.deepEqual(pages.flat().map((f) => f.ExternalImageId), people);
+    assert.deepEqual(
+      pages.map((p) => p.length),
+      [3, 3, 2],
+    );
+    assert.deepEqual(
+      pages.flat().map((f) => f.ExternalImageId),
+      people,
+    );
     const all = await client.send(new ListFacesCommand({ CollectionId: COLLECTION }));
     assert.equal(all.Faces!.length, people.length);
     assert.equal(all.NextToken, undefined);
@@ -287,7 +319,10 @@ describe('ListFaces and DeleteFaces', () => {
     assert.deepEqual(out.UnsuccessfulFaceDeletions, [{ FaceId: unknown, Reasons: ['FACE_NOT_FOUND'] }]);
     assert.equal(fake.faceCount(COLLECTION), people.length - 1);
     const search = await client.send(new SearchFacesByImageCommand({ CollectionId: COLLECTION, Image: { Bytes: bytesOf(crops(people[0]!)[1]!.path) } }));
-    assert.ok(search.FaceMatches!.every((m) => m.Face!.ExternalImageId !== people[0]), JSON.stringify(search.FaceMatches));
+    assert.ok(
+      search.FaceMatches!.every((m) => m.Face!.ExternalImageId !== people[0]),
+      JSON.stringify(search.FaceMatches),
+    );
   });
 });
 
@@ -301,7 +336,10 @@ describe('the fake itself', () => {
     await client.send(new ListFacesCommand({ CollectionId: COLLECTION, MaxResults: 1 }));
     await assert.rejects(client.send(new DescribeCollectionCommand({ CollectionId: COLLECTION })), awsError(ThrottlingException));
     assert.equal((await client.send(new DescribeCollectionCommand({ CollectionId: COLLECTION }))).FaceCount, people.length - 1);
-    assert.deepEqual(fake.calls.slice(before).map((c) => c.name), ['DescribeCollection', 'ListFaces', 'DescribeCollection', 'DescribeCollection']);
+    assert.deepEqual(
+      fake.calls.slice(before).map((c) => c.name),
+      ['DescribeCollection', 'ListFaces', 'DescribeCollection', 'DescribeCollection'],
+    );
     assert.deepEqual(fake.calls.at(-1)!.input, { CollectionId: COLLECTION });
   });
 
@@ -331,11 +369,14 @@ describe('the fake itself', () => {
       assert.equal(out.FaceDetails!.length, groupPhotos()[0]!.minFaces);
       await assert.rejects(client.send(new DetectFacesCommand({ Image: image('missing.jpg') })), awsError(InvalidS3ObjectException));
       await assert.rejects(client.send(new DetectFacesCommand({ Image: image('huge.jpg') })), awsError(ImageTooLargeException));
-      assert.deepEqual(s3Mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input), [
-        { Bucket: 'references', Key: 'group.jpg', VersionId: undefined },
-        { Bucket: 'references', Key: 'missing.jpg', VersionId: undefined },
-        { Bucket: 'references', Key: 'huge.jpg', VersionId: undefined },
-      ]);
+      assert.deepEqual(
+        s3Mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input),
+        [
+          { Bucket: 'references', Key: 'group.jpg', VersionId: undefined },
+          { Bucket: 'references', Key: 'missing.jpg', VersionId: undefined },
+          { Bucket: 'references', Key: 'huge.jpg', VersionId: undefined },
+        ],
+      );
     } finally {
       withS3.restore();
       s3Mock.restore();

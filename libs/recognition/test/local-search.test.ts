@@ -22,7 +22,13 @@ function analyser(embedding: Float32Array): FaceAnalyser {
   const face = {
     box: { x: 10, y: 10, w: 100, h: 120 },
     score: 0.93,
-    landmarks: [[40, 50], [80, 50], [60, 75], [45, 95], [75, 95]] as AnalyseResult['faces'][number]['landmarks'],
+    landmarks: [
+      [40, 50],
+      [80, 50],
+      [60, 75],
+      [45, 95],
+      [75, 95],
+    ] as AnalyseResult['faces'][number]['landmarks'],
     quality: { eyeDistancePx: 40, sharpness: 0.2, yawDeg: 0, pitchDeg: 0, edgeCut: 0 },
     embedding,
     norm: 20,
@@ -51,12 +57,20 @@ test('a person with many close references does not crowd the runner-up out; scor
     const probe = unit([1, 0.05]);
     const backend = new LocalBackend({ faces: analyser(probe), store, config: config.face, referenceGates: config.decision.referenceGates });
     // 300 references of "crowd", all closer to the probe than any of "other"'s
-    await enrol(store, backend, 'crowd', Array.from({ length: 300 }, (_, i) => unit([1, 0.05 + i * 0.0001, 0.2])));
+    await enrol(
+      store,
+      backend,
+      'crowd',
+      Array.from({ length: 300 }, (_, i) => unit([1, 0.05 + i * 0.0001, 0.2])),
+    );
     await enrol(store, backend, 'other', [unit([1, 0, 0.9]), unit([1, 0, 1.2]), unit([1, 0, 3])]);
     const options = { ...backend.resolveOptions(undefined), limit: 5, topK: 3 };
     const result = await backend.search(new Uint8Array([1]), options);
     const persons = result.faces[0]!.persons!;
-    assert.deepEqual(persons.map((p) => p.personId), ['crowd', 'other']);
+    assert.deepEqual(
+      persons.map((p) => p.personId),
+      ['crowd', 'other'],
+    );
     // other's score: the mean similarity of its 3 references (all of them)
     const sim = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + v * b[i]!, 0);
     const expected = [unit([1, 0, 0.9]), unit([1, 0, 1.2]), unit([1, 0, 3])].map((r) => sim(probe, r)).reduce((a, b) => a + b) / 3;

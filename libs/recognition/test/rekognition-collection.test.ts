@@ -22,15 +22,7 @@ import {
 } from '@aws-sdk/client-rekognition';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AppError, createLogger, ErrorCode } from '@facewatch/core';
-import {
-  callAws,
-  createRekognitionClient,
-  isTransientAwsError,
-  RekognitionCollection,
-  toBackendError,
-  type AwsRetryPolicy,
-  type RekognitionImage,
-} from '@facewatch/recognition';
+import { callAws, createRekognitionClient, isTransientAwsError, RekognitionCollection, toBackendError, type AwsRetryPolicy, type RekognitionImage } from '@facewatch/recognition';
 
 // RekognitionCollection against aws-sdk-client-mock: every test asserts the input each command
 // was sent with, and answers with shapes from the Rekognition API reference examples.
@@ -69,8 +61,7 @@ function setup(retry: AwsRetryPolicy = recordingPolicy()) {
 
 const meta = (httpStatusCode: number) => ({ httpStatusCode, requestId: '3b5e1c8a-6d1e-4f6b-9a57-8c2d0f3e7a11', attempts: 1, totalRetryDelay: 0 });
 const throttling = () => new ThrottlingException({ message: 'Rate exceeded', $metadata: meta(400) });
-const throughputExceeded = () =>
-  new ProvisionedThroughputExceededException({ message: 'Provisioned rate exceeded', $metadata: meta(400) });
+const throughputExceeded = () => new ProvisionedThroughputExceededException({ message: 'Provisioned rate exceeded', $metadata: meta(400) });
 const notFound = () => new ResourceNotFoundException({ message: `The collection id: ${COLLECTION} does not exist`, $metadata: meta(400) });
 const noFaces = () => new InvalidParameterException({ message: 'There are no faces in the image. Should be at least 1.', $metadata: meta(400) });
 
@@ -163,9 +154,7 @@ describe('ensureCollection', () => {
       .on(DescribeCollectionCommand)
       .rejectsOnce(notFound())
       .resolves({ CollectionARN: `arn:aws:rekognition:eu-west-1:123456789012:collection/${COLLECTION}`, FaceCount: 0, FaceModelVersion: '7.0' });
-    mock
-      .on(CreateCollectionCommand)
-      .rejects(new ResourceAlreadyExistsException({ message: `The collection id: ${COLLECTION} already exists`, $metadata: meta(400) }));
+    mock.on(CreateCollectionCommand).rejects(new ResourceAlreadyExistsException({ message: `The collection id: ${COLLECTION} already exists`, $metadata: meta(400) }));
 
     assert.deepEqual(await collection.ensureCollection(), { created: false, faceModelVersion: '7.0', faceCount: 0 });
     assert.equal(mock.commandCalls(CreateCollectionCommand).length, 1);

@@ -20,7 +20,17 @@ import { healthRoutes } from './routes/health.js';
 import { processRoutes } from './routes/process.js';
 
 export function apiRoutes(deps: ApiDeps): RouteSpec[] {
-  return [...healthRoutes(deps), ...detectRoutes(deps), ...processRoutes(deps), ...blacklistRoutes(deps), ...alertRoutes(deps), ...evidenceRoutes(deps), ...webhookRoutes(deps), ...calibrationRoutes(deps), ...adminRoutes(deps)] as RouteSpec[];
+  return [
+    ...healthRoutes(deps),
+    ...detectRoutes(deps),
+    ...processRoutes(deps),
+    ...blacklistRoutes(deps),
+    ...alertRoutes(deps),
+    ...evidenceRoutes(deps),
+    ...webhookRoutes(deps),
+    ...calibrationRoutes(deps),
+    ...adminRoutes(deps),
+  ] as RouteSpec[];
 }
 
 const swaggerDir = (): string => join(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'), '..');
@@ -99,7 +109,10 @@ export function buildApp(deps: ApiDeps): Koa {
   app.use(requestId());
   app.use(errorMapper(deps.log.child({ component: 'api' })));
   app.use(async (ctx, next) => {
-    const isStatic = ['/openapi.json', '/metrics', '/docs', '/docs/', '/docs/swagger-init.js'].includes(ctx.path) || reviewFiles[ctx.path] !== undefined || (ctx.path.startsWith('/docs/') && swaggerFiles[ctx.path.slice('/docs/'.length)] !== undefined);
+    const isStatic =
+      ['/openapi.json', '/metrics', '/docs', '/docs/', '/docs/swagger-init.js'].includes(ctx.path) ||
+      reviewFiles[ctx.path] !== undefined ||
+      (ctx.path.startsWith('/docs/') && swaggerFiles[ctx.path.slice('/docs/'.length)] !== undefined);
     if (isStatic && ctx.method !== 'GET' && ctx.method !== 'HEAD') {
       ctx.set('Allow', 'GET, HEAD');
       throw new AppError(ErrorCode.METHOD_NOT_ALLOWED, `${ctx.method} is not allowed on ${ctx.path}; allowed: GET, HEAD`);

@@ -1,4 +1,15 @@
-import { createLogger, imageSourcePolicy, isAppError, loadConfig, registerShutdown, requireScaleProfile, resolveImageInput, startKafkaBus, type Logger, type ShutdownStep } from '@facewatch/core';
+import {
+  createLogger,
+  imageSourcePolicy,
+  isAppError,
+  loadConfig,
+  registerShutdown,
+  requireScaleProfile,
+  resolveImageInput,
+  startKafkaBus,
+  type Logger,
+  type ShutdownStep,
+} from '@facewatch/core';
 import { openConfiguredPostgresStore } from '@facewatch/db';
 import { openDecisionPolicy, openFaceBackend } from '@facewatch/recognition';
 import { startApi } from './api-service.js';

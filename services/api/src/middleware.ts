@@ -50,9 +50,21 @@ export function errorMapper(log: Logger) {
       else if (status === 501) log.warn({ code: e.code, message: e.message, requestId: ctx.state['requestId'], path: ctx.path }, 'request not supported');
     } finally {
       // the route's pattern, not the path: ids would make a label value per request
-      const routePattern = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? (ctx.status === 404 ? 'unmatched' : ctx.path.startsWith('/api/') ? 'unmatched' : ctx.path.split('/').slice(0, 2).join('/'));
+      const routePattern =
+        (ctx as unknown as { _matchedRoute?: string })._matchedRoute ??
+        (ctx.status === 404 ? 'unmatched' : ctx.path.startsWith('/api/') ? 'unmatched' : ctx.path.split('/').slice(0, 2).join('/'));
       metrics.httpRequests.observe({ method: ctx.method, route: routePattern, status: String(ctx.status) }, (performance.now() - started) / 1000);
-      log.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started), requestId: ctx.state['requestId'], apiKeyName: ctx.state['apiKeyName'] }, 'request');
+      log.debug(
+        {
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.status,
+          ms: Math.round(performance.now() - started),
+          requestId: ctx.state['requestId'],
+          apiKeyName: ctx.state['apiKeyName'],
+        },
+        'request',
+      );
     }
   };
 }
@@ -79,7 +91,11 @@ export interface ApiKeys {
 /** API_KEY (an admin key named `default`) and API_KEYS. Keys are kept as SHA-256 digests only. */
 export function apiKeys(apiKey: string | undefined, named: readonly ApiKeyEntry[] = []): ApiKeys {
   const digest = (key: string): Buffer => createHash('sha256').update(key).digest();
-  const entries = [...(apiKey === undefined ? [] : [{ name: 'default', scope: 'admin' as const, key: apiKey }]), ...named].map((e) => ({ name: e.name, scope: e.scope, digest: digest(e.key) }));
+  const entries = [...(apiKey === undefined ? [] : [{ name: 'default', scope: 'admin' as const, key: apiKey }]), ...named].map((e) => ({
+    name: e.name,
+    scope: e.scope,
+    digest: digest(e.key),
+  }));
   return {
     isOpen: entries.length === 0,
     find(given) {
@@ -105,7 +121,9 @@ export function apiKeyCheck(keys: ApiKeys) {
     if (!key) throw new AppError(ErrorCode.UNAUTHORIZED, 'missing or wrong API key (X-API-Key header or Authorization: Bearer)');
     ctx.state['apiKeyName'] = key.name;
     if (scopeRank[key.scope] < scopeRank[needed]) {
-      throw new AppError(ErrorCode.FORBIDDEN, `the API key "${key.name}" has scope ${key.scope}; ${ctx.method} ${ctx.path} needs ${needed}`, { details: { scope: key.scope, needed } });
+      throw new AppError(ErrorCode.FORBIDDEN, `the API key "${key.name}" has scope ${key.scope}; ${ctx.method} ${ctx.path} needs ${needed}`, {
+        details: { scope: key.scope, needed },
+      });
     }
   };
 }
@@ -226,7 +244,14 @@ const sizeLimits = new Set(['LIMIT_FILE_SIZE', 'LIMIT_FILE_COUNT', 'LIMIT_FIELD_
 export function multipartReader(spec: MultipartSpec) {
   const upload = multer({
     storage: multer.memoryStorage(),
-    limits: { fileSize: spec.maxFileBytes, files: spec.maxFiles, fields: spec.fields.length + 8, fieldSize: spec.maxFieldBytes ?? 64 * 1024, fieldNameSize: 200, parts: spec.fields.length + spec.maxFiles + 8 },
+    limits: {
+      fileSize: spec.maxFileBytes,
+      files: spec.maxFiles,
+      fields: spec.fields.length + 8,
+      fieldSize: spec.maxFieldBytes ?? 64 * 1024,
+      fieldNameSize: 200,
+      parts: spec.fields.length + spec.maxFiles + 8,
+    },
   }).any();
   return async (ctx: Context): Promise<{ fields: Record<string, string>; files: Record<string, UploadedFile[]> }> => {
     const contentType = ctx.get('content-type');
@@ -234,12 +259,14 @@ export function multipartReader(spec: MultipartSpec) {
     if (/^\s*multipart\/form-data\b/i.test(contentType) && !/;\s*boundary=(?:"[^"]{1,70}"|[^";\s]{1,70})\s*(?:;|$)/i.test(contentType)) {
       throw new AppError(ErrorCode.MULTIPART_INVALID, 'the multipart/form-data content type needs a boundary of 1 to 70 characters');
     }
-    if (!ctx.is('multipart/form-data')) throw new AppError(ErrorCode.INVALID_ARGUMENT, `send multipart/form-data${spec.files.length > 0 ? ` with ${spec.files.map((f) => `\`${f}\``).join(', ')} files` : ''}`);
+    if (!ctx.is('multipart/form-data'))
+      throw new AppError(ErrorCode.INVALID_ARGUMENT, `send multipart/form-data${spec.files.length > 0 ? ` with ${spec.files.map((f) => `\`${f}\``).join(', ')} files` : ''}`);
     try {
       await upload(ctx, async () => undefined);
     } catch (err) {
       const e = err as { code?: string; message?: string; name?: string };
-      if (e.code !== undefined && sizeLimits.has(e.code)) throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, `upload too large: ${e.message ?? e.code}`, { cause: err, details: { limit: e.code } });
+      if (e.code !== undefined && sizeLimits.has(e.code))
+        throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, `upload too large: ${e.message ?? e.code}`, { cause: err, details: { limit: e.code } });
       if (e.code === 'LIMIT_UNEXPECTED_FILE') throw new AppError(ErrorCode.INVALID_ARGUMENT, `unexpected file field: ${e.message ?? ''}`, { cause: err });
       throw new AppError(ErrorCode.MULTIPART_INVALID, `the multipart body cannot be read: ${e.message ?? 'malformed'}`, { cause: err });
     }
@@ -250,9 +277,13 @@ export function multipartReader(spec: MultipartSpec) {
     for (const name of Object.keys(rawFields)) {
       const value = rawFields[name];
       if (!spec.fields.includes(name)) {
-        throw new AppError(ErrorCode.INVALID_ARGUMENT, `unexpected field \`${name}\`${spec.fields.length > 0 ? `; this route takes ${spec.fields.map((f) => `\`${f}\``).join(', ')}` : ''}${spec.files.length > 0 ? ` and files in ${spec.files.map((f) => `\`${f}\``).join(', ')}` : ''}`, {
-          details: { field: name },
-        });
+        throw new AppError(
+          ErrorCode.INVALID_ARGUMENT,
+          `unexpected field \`${name}\`${spec.fields.length > 0 ? `; this route takes ${spec.fields.map((f) => `\`${f}\``).join(', ')}` : ''}${spec.files.length > 0 ? ` and files in ${spec.files.map((f) => `\`${f}\``).join(', ')}` : ''}`,
+          {
+            details: { field: name },
+          },
+        );
       }
       if (typeof value !== 'string') throw new AppError(ErrorCode.INVALID_ARGUMENT, `the field \`${name}\` must be given once, as text`, { details: { field: name } });
       fields[name] = value;
@@ -260,7 +291,11 @@ export function multipartReader(spec: MultipartSpec) {
     const files: Record<string, UploadedFile[]> = {};
     for (const f of uploaded) {
       if (!spec.files.includes(f.fieldname)) {
-        throw new AppError(ErrorCode.INVALID_ARGUMENT, `unexpected file field \`${f.fieldname}\`${spec.files.length > 0 ? `; files go in ${spec.files.map((n) => `\`${n}\``).join(', ')}` : ''}`, { details: { field: f.fieldname } });
+        throw new AppError(
+          ErrorCode.INVALID_ARGUMENT,
+          `unexpected file field \`${f.fieldname}\`${spec.files.length > 0 ? `; files go in ${spec.files.map((n) => `\`${n}\``).join(', ')}` : ''}`,
+          { details: { field: f.fieldname } },
+        );
       }
       (files[f.fieldname] ??= []).push({ fileName: f.originalname, bytes: new Uint8Array(f.buffer.buffer, f.buffer.byteOffset, f.buffer.byteLength) });
     }

@@ -44,7 +44,11 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string, opti
     };
     const parameters: unknown[] = [];
     for (const [name, p] of Object.entries(r.params ?? {})) {
-      parameters.push(typeof p === 'string' ? { name, in: 'path', required: true, description: p, schema: { type: 'string' } } : { name, in: 'path', required: true, description: p.description, schema: toSchema(p.schema, 'input') });
+      parameters.push(
+        typeof p === 'string'
+          ? { name, in: 'path', required: true, description: p, schema: { type: 'string' } }
+          : { name, in: 'path', required: true, description: p.description, schema: toSchema(p.schema, 'input') },
+      );
     }
     if (r.query) {
       const q = toSchema(r.query, 'input') as { properties?: Record<string, unknown>; required?: string[] };
@@ -85,12 +89,19 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string, opti
     if (r.body || r.multipart) edge[413] = { description: 'the body is over its size limit (PAYLOAD_TOO_LARGE)' };
     if (r.body || r.multipart || r.query || Object.values(r.params ?? {}).some((p) => typeof p !== 'string')) edge[422] = { description: 'invalid request (INVALID_ARGUMENT)' };
     if (r.method !== 'get' && options.settings.rateLimit.perMinute > 0) {
-      edge[429] = { description: 'too many changing requests (RATE_LIMITED)', headers: { 'Retry-After': { description: 'Seconds to wait.', schema: { type: 'integer', minimum: 1 } } } };
+      edge[429] = {
+        description: 'too many changing requests (RATE_LIMITED)',
+        headers: { 'Retry-After': { description: 'Seconds to wait.', schema: { type: 'integer', minimum: 1 } } },
+      };
     }
     const responses: Record<string, unknown> = {};
     for (const [status, res] of Object.entries(edge)) {
       if (r.responses[Number(status)]) continue;
-      responses[status] = { description: res.description, content: { 'application/json': { schema: toSchema(ErrorBody, 'output') } }, ...(res.headers ? { headers: res.headers } : {}) };
+      responses[status] = {
+        description: res.description,
+        content: { 'application/json': { schema: toSchema(ErrorBody, 'output') } },
+        ...(res.headers ? { headers: res.headers } : {}),
+      };
     }
     for (const [status, res] of Object.entries(r.responses)) {
       responses[status] = {
@@ -119,7 +130,8 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string, opti
           type: 'apiKey',
           in: 'header',
           name: 'X-API-Key',
-          description: 'Required when the server sets API_KEY or API_KEYS (this document is the one of a server that does). Keys have a scope: read (GET), write (changes), admin (webhooks, calibration).',
+          description:
+            'Required when the server sets API_KEY or API_KEYS (this document is the one of a server that does). Keys have a scope: read (GET), write (changes), admin (webhooks, calibration).',
         },
         bearer: { type: 'http', scheme: 'bearer', description: 'The same key as a bearer token (Authorization: Bearer <key>).' },
       },

@@ -15,7 +15,10 @@ export class ReplyWaiter {
    * between processes. Give a stable one (per host and port): a random one per start would leave a
    * group behind on the broker at every restart.
    */
-  constructor(private readonly bus: EventBus, private readonly group = `api-replies-${randomUUID()}`) {}
+  constructor(
+    private readonly bus: EventBus,
+    private readonly group = `api-replies-${randomUUID()}`,
+  ) {}
 
   /** Also hands every `image processed` event to `listener` (the live alert stream): one subscription for both. */
   listen(listener: (event: ImageProcessed) => Promise<void>): void {

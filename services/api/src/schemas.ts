@@ -47,10 +47,7 @@ export const DetectedFace = z.object({ facial_area: FacialArea, confidence: z.nu
 
 export const DetectorBackend = z.enum(DetectorName).describe('yunet (default) or ultraface. With FACE_PROCESSING_BACKEND=aws_rekognition leave it out.');
 const ModelName = z.enum(EmbedderName).describe('fr_feature (the only embedding model). With FACE_PROCESSING_BACKEND=aws_rekognition leave it out.');
-export const ImageInput = z
-  .string()
-  .min(1)
-  .describe('A server path inside IMAGE_PATH_ROOTS, an http(s) URL, base64 bytes or a data URI.');
+export const ImageInput = z.string().min(1).describe('A server path inside IMAGE_PATH_ROOTS, an http(s) URL, base64 bytes or a data URI.');
 
 export const DetectRequest = z.object({ image: ImageInput, detector_backend: DetectorBackend.optional() }).meta({ id: 'DetectRequest' });
 
@@ -104,12 +101,16 @@ export const FaceResult = z
     decision_reason: z
       .string()
       .nullable()
-      .describe('The rule that decided: match_threshold, review_band, ambiguous, quality_gate, below_review_threshold, no_candidates, distance_threshold (null: stored before decisions were explained).'),
+      .describe(
+        'The rule that decided: match_threshold, review_band, ambiguous, quality_gate, below_review_threshold, no_candidates, distance_threshold (null: stored before decisions were explained).',
+      ),
     decision_detail: z.string().nullable().describe('Why, in one sentence with the numbers.'),
     score: z.number().nullable().describe("The score the rule used: the best person's mean cosine similarity to their closest references."),
     match_confidence: z.number().nullable().describe('1 − the estimated share of strangers that would score this high against someone on the watch-list.'),
     thresholds: z.object({ match: z.number(), review: z.number() }).nullable().describe('Score thresholds applied (they rise with the size of the watch-list).'),
-    gates_failed: z.array(z.object({ gate: z.string(), value: z.number(), limit: z.number() })).describe('Quality gates the face failed: eye_distance, detection_score, sharpness, yaw, pitch, edge_cut.'),
+    gates_failed: z
+      .array(z.object({ gate: z.string(), value: z.number(), limit: z.number() }))
+      .describe('Quality gates the face failed: eye_distance, detection_score, sharpness, yaw, pitch, edge_cut.'),
     quality: FaceQuality.nullable(),
     candidates: z.array(Candidate).describe('The closest watch-list people, best first, whatever the decision.'),
   })
@@ -142,7 +143,14 @@ export const ProcessRequest = z
     detector_backend: DetectorBackend.optional(),
     model_name: ModelName.optional(),
     distance_metric: z.enum(['cosine', 'euclidean', 'euclidean_l2']).optional(),
-    threshold: z.number().min(0).max(4).optional().describe("Maximum distance for a match: decide by the nearest reference's distance alone, as the replaced server did. Default: the calibrated decision rule (docs/face-thresholds.md)."),
+    threshold: z
+      .number()
+      .min(0)
+      .max(4)
+      .optional()
+      .describe(
+        "Maximum distance for a match: decide by the nearest reference's distance alone, as the replaced server did. Default: the calibrated decision rule (docs/face-thresholds.md).",
+      ),
   })
   .meta({ id: 'ProcessRequest' });
 
@@ -170,9 +178,7 @@ export const PersonRecord = z
 
 export const Rejection = z.object({ filename: z.string(), code: z.string(), message: z.string() }).meta({ id: 'Rejection' });
 export const PersonCreated = PersonRecord.extend({ rejected: z.array(Rejection) }).meta({ id: 'PersonCreated' });
-export const ImagesAdded = z
-  .object({ person_id: z.string(), added: z.number().int(), rejected: z.array(Rejection), image_count: z.number().int() })
-  .meta({ id: 'ImagesAdded' });
+export const ImagesAdded = z.object({ person_id: z.string(), added: z.number().int(), rejected: z.array(Rejection), image_count: z.number().int() }).meta({ id: 'ImagesAdded' });
 export const PersonPage = z.object({ total_items: z.number().int(), items: z.array(PersonRecord) }).meta({ id: 'PersonPage' });
 export const PersonUpdate = z
   .object({ name: visibleText(200).optional(), reason: text(2000).nullable().optional() })
@@ -275,7 +281,10 @@ export const AlertReview = z
 
 const WebhookFiltersSchema = z
   .object({
-    decisions: z.array(z.enum(['match', 'review'])).default(['match']).describe('Which decisions are sent (default: alerts only; [] for all).'),
+    decisions: z
+      .array(z.enum(['match', 'review']))
+      .default(['match'])
+      .describe('Which decisions are sent (default: alerts only; [] for all).'),
     person_ids: z.array(z.string()).default([]).describe('Only these people (default []: everyone).'),
   })
   .strict();

@@ -50,7 +50,15 @@ test('docs/errors.md lists each code under the status the API answers it with (t
 
 test('the new edge codes: 400 malformed multipart, 403 scope, 405, 409, 429, 503 bus, 504 reply timeout', () => {
   assert.deepEqual(
-    [httpStatus.MULTIPART_INVALID, httpStatus.FORBIDDEN, httpStatus.METHOD_NOT_ALLOWED, httpStatus.INSUFFICIENT_DATA, httpStatus.RATE_LIMITED, httpStatus.BUS_UNAVAILABLE, httpStatus.RESULT_TIMEOUT],
+    [
+      httpStatus.MULTIPART_INVALID,
+      httpStatus.FORBIDDEN,
+      httpStatus.METHOD_NOT_ALLOWED,
+      httpStatus.INSUFFICIENT_DATA,
+      httpStatus.RATE_LIMITED,
+      httpStatus.BUS_UNAVAILABLE,
+      httpStatus.RESULT_TIMEOUT,
+    ],
     [400, 403, 405, 409, 429, 503, 504],
   );
 });

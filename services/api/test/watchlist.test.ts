@@ -49,7 +49,10 @@ function failingFrom(failAt: number, error: AppError): FaceBackend {
   });
 }
 
-const uploads = (person: string) => identityImages().filter((i) => i.person === person).map((i) => ({ fileName: basename(i.path), bytes: new Uint8Array(readFileSync(i.path)) }));
+const uploads = (person: string) =>
+  identityImages()
+    .filter((i) => i.person === person)
+    .map((i) => ({ fileName: basename(i.path), bytes: new Uint8Array(readFileSync(i.path)) }));
 
 test('a backend failure during enrolment undoes the person: no record, no folder, no indexed face; a retry works', async () => {
   const folderRoot = join(work, 'blacklist_db');
@@ -80,16 +83,37 @@ test('references embedded by an older revision (reference_faces.model fr_feature
     for (const [i, upload] of uploads('raj').slice(0, 2).entries()) {
       await folder.writeImage(raj.folder, upload.fileName, upload.bytes);
       const image = { id: `img-${i}`, personId: raj.id, fileName: upload.fileName, sha256: 'old', bytes: upload.bytes.length, createdAt: new Date().toISOString() };
-      await old.references.addImage(image, [{ id: `old-${i}`, imageId: image.id, personId: raj.id, model: 'fr_feature', embedding: new Float32Array(512).fill(1 / Math.sqrt(512)), norm: 1, box: { x: 0, y: 0, w: 1, h: 1 } }]);
+      await old.references.addImage(image, [
+        {
+          id: `old-${i}`,
+          imageId: image.id,
+          personId: raj.id,
+          model: 'fr_feature',
+          embedding: new Float32Array(512).fill(1 / Math.sqrt(512)),
+          norm: 1,
+          box: { x: 0, y: 0, w: 1, h: 1 },
+        },
+      ]);
     }
-    const upgraded = new LocalBackend({ faces: pool, store: old, config: loadConfig({ ...process.env, MODELS_AUTO_FETCH: 'false' }).face, referenceGates: loadConfig({}).decision.referenceGates });
+    const upgraded = new LocalBackend({
+      faces: pool,
+      store: old,
+      config: loadConfig({ ...process.env, MODELS_AUTO_FETCH: 'false' }).face,
+      referenceGates: loadConfig({}).decision.referenceGates,
+    });
     assert.equal(upgraded.referenceModel, 'fr_feature@2');
     const watchlist = new Watchlist({ store: old, backend: upgraded, folder, log });
     const stats = await watchlist.reconcile();
     assert.equal(stats.added, 2);
     const faces = await old.references.allFaces('fr_feature@2');
-    assert.deepEqual(faces.map((f) => f.personId), ['p-raj', 'p-raj']);
-    assert.ok(faces.every((f) => Math.abs(f.embedding[0]! - 1 / Math.sqrt(512)) > 1e-3), 'real embeddings, not the old rows');
+    assert.deepEqual(
+      faces.map((f) => f.personId),
+      ['p-raj', 'p-raj'],
+    );
+    assert.ok(
+      faces.every((f) => Math.abs(f.embedding[0]! - 1 / Math.sqrt(512)) > 1e-3),
+      'real embeddings, not the old rows',
+    );
     assert.deepEqual(await old.references.allFaces('fr_feature'), []);
     assert.equal((await old.references.listImages('p-raj')).length, 2);
     assert.equal(await (await old.vectorIndex('fr_feature@2', 512)).count(), 2);

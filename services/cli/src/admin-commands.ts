@@ -33,7 +33,12 @@ export interface Server {
 
 const imageExtensions = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff']);
 
-async function request(server: Server, method: string, path: string, init: { body?: RequestInit['body']; headers?: Record<string, string>; duplex?: 'half' } = {}): Promise<Response> {
+async function request(
+  server: Server,
+  method: string,
+  path: string,
+  init: { body?: RequestInit['body']; headers?: Record<string, string>; duplex?: 'half' } = {},
+): Promise<Response> {
   // the server limits writes per key: wait as it says and try again (bodies that are streams are not repeatable)
   for (let attempt = 1; ; attempt++) {
     const res = await requestOnce(server, method, path, init);
@@ -45,7 +50,12 @@ async function request(server: Server, method: string, path: string, init: { bod
   }
 }
 
-async function requestOnce(server: Server, method: string, path: string, init: { body?: RequestInit['body']; headers?: Record<string, string>; duplex?: 'half' }): Promise<Response> {
+async function requestOnce(
+  server: Server,
+  method: string,
+  path: string,
+  init: { body?: RequestInit['body']; headers?: Record<string, string>; duplex?: 'half' },
+): Promise<Response> {
   let res: Response;
   try {
     res = await fetch(`${server.url}/api/v1${path}`, {
@@ -55,7 +65,11 @@ async function requestOnce(server: Server, method: string, path: string, init: {
       ...(init.duplex ? { duplex: init.duplex } : {}),
     } as RequestInit);
   } catch (err) {
-    throw new CliFailure(`cannot reach facewatch at ${server.url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message} (start it, or set FACEWATCH_URL / --url)`, ExitCode.server, 'SERVER_UNREACHABLE');
+    throw new CliFailure(
+      `cannot reach facewatch at ${server.url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message} (start it, or set FACEWATCH_URL / --url)`,
+      ExitCode.server,
+      'SERVER_UNREACHABLE',
+    );
   }
   return res;
 }
@@ -108,9 +122,11 @@ async function allPeople(server: Server): Promise<Person[]> {
  */
 export async function enrol(server: Server, folder: string): Promise<number> {
   const root = resolve(folder);
-  const people = (await readdir(root, { withFileTypes: true }).catch((err: unknown) => {
-    throw new CliFailure(`cannot read ${root}: ${(err as Error).message}`, ExitCode.usage, ErrorCode.INVALID_ARGUMENT);
-  }))
+  const people = (
+    await readdir(root, { withFileTypes: true }).catch((err: unknown) => {
+      throw new CliFailure(`cannot read ${root}: ${(err as Error).message}`, ExitCode.usage, ErrorCode.INVALID_ARGUMENT);
+    })
+  )
     .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
     .map((e) => e.name)
     .sort();
@@ -149,7 +165,10 @@ export async function enrol(server: Server, folder: string): Promise<number> {
   const rejected = report.flatMap((r) => r.rejected);
   progress.finish(`${report.length} people, ${total - rejected.length} photos enrolled, ${rejected.length} refused`);
   print(server, { people: report }, () =>
-    [...report.map((r) => `${r.person}: ${r.added} added${r.rejected.length ? `, ${r.rejected.length} refused` : ''} (${r.id})`), ...rejected.map((r) => `  refused ${r.file}: ${r.code} ${r.message}`)].join('\n'),
+    [
+      ...report.map((r) => `${r.person}: ${r.added} added${r.rejected.length ? `, ${r.rejected.length} refused` : ''} (${r.id})`),
+      ...rejected.map((r) => `  refused ${r.file}: ${r.code} ${r.message}`),
+    ].join('\n'),
   );
   return rejected.length > 0 ? ExitCode.partial : ExitCode.ok;
 }
@@ -160,7 +179,9 @@ export async function people(server: Server, args: string[]): Promise<number> {
   switch (action) {
     case 'list': {
       const list = await allPeople(server);
-      print(server, list, () => (list.length === 0 ? 'nobody on the watch-list' : list.map((p) => `${p.id}  ${p.name}  ${p.image_count} images${p.reason ? `  (${p.reason})` : ''}`).join('\n')));
+      print(server, list, () =>
+        list.length === 0 ? 'nobody on the watch-list' : list.map((p) => `${p.id}  ${p.name}  ${p.image_count} images${p.reason ? `  (${p.reason})` : ''}`).join('\n'),
+      );
       return ExitCode.ok;
     }
     case 'show': {
@@ -205,15 +226,21 @@ export async function exportArchive(server: Server, file: string): Promise<numbe
   }
   if (!end) throw new CliFailure(`the export was cut short: ${file} is incomplete`, ExitCode.server, 'EXPORT_INCOMPLETE');
   progress?.finish(`${String(end['people'])} people, ${String(end['images'])} images`);
-  print(server, { file: resolve(file), people: end['people'], images: end['images'] }, () => `wrote ${resolve(file)}: ${String(end!['people'])} people, ${String(end!['images'])} images`);
+  print(
+    server,
+    { file: resolve(file), people: end['people'], images: end['images'] },
+    () => `wrote ${resolve(file)}: ${String(end!['people'])} people, ${String(end!['images'])} images`,
+  );
   return ExitCode.ok;
 }
 
 /** `import <file> [--on-conflict skip|replace] [--re-embed]`. */
 export async function importArchive(server: Server, file: string, options: { onConflict: string; reEmbed: boolean }): Promise<number> {
-  const size = (await stat(resolve(file)).catch(() => {
-    throw new CliFailure(`cannot read ${file}`, ExitCode.usage, ErrorCode.INVALID_ARGUMENT);
-  })).size;
+  const size = (
+    await stat(resolve(file)).catch(() => {
+      throw new CliFailure(`cannot read ${file}`, ExitCode.usage, ErrorCode.INVALID_ARGUMENT);
+    })
+  ).size;
   const body = Readable.toWeb(createReadStream(resolve(file))) as unknown as RequestInit['body'];
   const res = await request(server, 'POST', `/admin/import?on_conflict=${encodeURIComponent(options.onConflict)}&re_embed=${options.reEmbed}`, {
     body,
@@ -224,7 +251,8 @@ export async function importArchive(server: Server, file: string, options: { onC
   let summary: Record<string, unknown> | undefined;
   let error: Record<string, unknown> | undefined;
   for await (const line of lines(res)) {
-    if (line['header']) progress = new Progress('import', Number((line['header'] as { people?: number }).people ?? 0), process.stderr, server.json && process.stderr.isTTY !== true);
+    if (line['header'])
+      progress = new Progress('import', Number((line['header'] as { people?: number }).people ?? 0), process.stderr, server.json && process.stderr.isTTY !== true);
     else if (line['done']) summary = line;
     else if (line['error']) error = line['error'] as Record<string, unknown>;
     else progress?.tick();
@@ -244,7 +272,10 @@ export async function importArchive(server: Server, file: string, options: { onC
 
 /** `reindex [--all] [--resume <time>]`. */
 export async function reindex(server: Server, options: { all: boolean; resume: string | undefined }): Promise<number> {
-  const res = await request(server, 'POST', '/admin/reindex', { body: JSON.stringify({ all: options.all, ...(options.resume ? { started_at: options.resume } : {}) }), headers: { 'content-type': 'application/json' } });
+  const res = await request(server, 'POST', '/admin/reindex', {
+    body: JSON.stringify({ all: options.all, ...(options.resume ? { started_at: options.resume } : {}) }),
+    headers: { 'content-type': 'application/json' },
+  });
   let progress: Progress | undefined;
   let startedAt = '';
   let summary: Record<string, unknown> | undefined;
@@ -258,25 +289,44 @@ export async function reindex(server: Server, options: { all: boolean; resume: s
       if (Number(line['done']) > 0) progress.tick();
     }
   }
-  if (error || !summary) throw new CliFailure(`reindex stopped: ${error ? `${String(error['code'])} ${String(error['message'])}` : 'no summary'}; resume with --all --resume ${startedAt}`, ExitCode.server, 'REINDEX_INCOMPLETE');
+  if (error || !summary)
+    throw new CliFailure(
+      `reindex stopped: ${error ? `${String(error['code'])} ${String(error['message'])}` : 'no summary'}; resume with --all --resume ${startedAt}`,
+      ExitCode.server,
+      'REINDEX_INCOMPLETE',
+    );
   const rejected = (summary['rejected'] as { filename: string; code: string; message: string }[]) ?? [];
   progress?.finish(`${String(summary['reindexed'])} re-embedded, ${rejected.length} refused`);
-  print(server, { started_at: startedAt, ...summary }, () => [`${String(summary!['reindexed'])} reference images embedded again (run started ${startedAt})`, ...rejected.map((r) => `  refused ${r.filename}: ${r.code} ${r.message}`)].join('\n'));
+  print(server, { started_at: startedAt, ...summary }, () =>
+    [`${String(summary!['reindexed'])} reference images embedded again (run started ${startedAt})`, ...rejected.map((r) => `  refused ${r.filename}: ${r.code} ${r.message}`)].join(
+      '\n',
+    ),
+  );
   return rejected.length > 0 ? ExitCode.partial : ExitCode.ok;
 }
 
 /** `replay --since <time> [--until] [--threshold] [--match-rate] [--review-rate] [--margin] [--apply]`. */
 export async function replay(server: Server, body: Record<string, unknown>): Promise<number> {
-  const report = await json<{ results: number; faces: number; not_replayable: number; applied: boolean; changed: { image_id: string; face_index: number; identifier: string; from: { decision: string; person: string | null }; to: { decision: string; person: string | null; detail: string } }[] }>(
-    server,
-    'POST',
-    '/admin/replay',
-    body,
-  );
+  const report = await json<{
+    results: number;
+    faces: number;
+    not_replayable: number;
+    applied: boolean;
+    changed: {
+      image_id: string;
+      face_index: number;
+      identifier: string;
+      from: { decision: string; person: string | null };
+      to: { decision: string; person: string | null; detail: string };
+    }[];
+  }>(server, 'POST', '/admin/replay', body);
   print(server, report, () =>
     [
       `${report.results} results, ${report.faces} faces re-decided${report.not_replayable ? ` (${report.not_replayable} kept no scores)` : ''}: ${report.changed.length} would change${report.applied ? ' — applied' : ' (not applied; --apply stores them)'}`,
-      ...report.changed.map((c) => `  ${c.image_id}#${c.face_index} ${c.identifier}: ${c.from.decision}${c.from.person ? ` ${c.from.person}` : ''} → ${c.to.decision}${c.to.person ? ` ${c.to.person}` : ''} (${c.to.detail})`),
+      ...report.changed.map(
+        (c) =>
+          `  ${c.image_id}#${c.face_index} ${c.identifier}: ${c.from.decision}${c.from.person ? ` ${c.from.person}` : ''} → ${c.to.decision}${c.to.person ? ` ${c.to.person}` : ''} (${c.to.detail})`,
+      ),
     ].join('\n'),
   );
   return ExitCode.ok;
@@ -292,11 +342,19 @@ export async function purge(server: Server, body: Record<string, unknown>): Prom
 /** `audit [--action a] [--actor n] [--since t] [--limit n]`. */
 export async function audit(server: Server, query: Record<string, string | undefined>): Promise<number> {
   const q = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined));
-  const page = await json<{ total_items: number; items: { seq: number; at: string; actor: string | null; source: string | null; action: string; target_type: string | null; target_id: string | null; details: unknown }[] }>(server, 'GET', `/audit?${q}`);
+  const page = await json<{
+    total_items: number;
+    items: { seq: number; at: string; actor: string | null; source: string | null; action: string; target_type: string | null; target_id: string | null; details: unknown }[];
+  }>(server, 'GET', `/audit?${q}`);
   print(server, page, () =>
     page.items.length === 0
       ? 'no entries'
-      : page.items.map((e) => `${e.at}  ${e.actor ?? '-'}@${e.source ?? '-'}  ${e.action}${e.target_id ? ` ${e.target_type ?? ''} ${e.target_id}` : ''}${e.details ? `  ${JSON.stringify(e.details)}` : ''}`).join('\n'),
+      : page.items
+          .map(
+            (e) =>
+              `${e.at}  ${e.actor ?? '-'}@${e.source ?? '-'}  ${e.action}${e.target_id ? ` ${e.target_type ?? ''} ${e.target_id}` : ''}${e.details ? `  ${JSON.stringify(e.details)}` : ''}`,
+          )
+          .join('\n'),
   );
   return ExitCode.ok;
 }

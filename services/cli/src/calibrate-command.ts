@@ -148,7 +148,11 @@ function report(result: Calibration, skipped: Skipped[], out: string): string {
   lines.push('', '  ROC, per comparison of a face with one person:', '    false-match rate   threshold   true-match rate');
   for (const r of p.roc) lines.push(`    ${fmt(r.false_match_rate).padEnd(18)} ${r.threshold.toFixed(3).padEnd(11)} ${r.true_match_rate.toFixed(3)}`);
   const rates = { match: p.targets.match_false_alert_rate, review: p.targets.review_false_alert_rate };
-  lines.push('', `  thresholds by watch-list size (alerts: ${fmt(rates.match)} of strangers; review: ${fmt(rates.review)}; margin ${p.min_margin}):`, '    people   match   review   genuine scores alerted');
+  lines.push(
+    '',
+    `  thresholds by watch-list size (alerts: ${fmt(rates.match)} of strangers; review: ${fmt(rates.review)}; margin ${p.min_margin}):`,
+    '    people   match   review   genuine scores alerted',
+  );
   const sizes = [...new Set([...listSizes, p.fitted.people])].sort((a, b) => a - b);
   for (const n of sizes) {
     const t = thresholdsFor(p, n, rates);
@@ -165,4 +169,3 @@ function report(result: Calibration, skipped: Skipped[], out: string): string {
 }
 
 const fmt = (rate: number): string => (rate >= 0.01 ? `${+(rate * 100).toPrecision(3)} %` : rate.toExponential(0));
-

@@ -1,16 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import {
-  AppError,
-  createLogger,
-  DetectorName,
-  DistanceMetric,
-  ErrorCode,
-  isAppError,
-  loadConfig,
-  toAppError,
-  type AppConfig,
-} from '@facewatch/core';
+import { AppError, createLogger, DetectorName, DistanceMetric, ErrorCode, isAppError, loadConfig, toAppError, type AppConfig } from '@facewatch/core';
 import { defaultMaxDistance, distance, startFacePool, toFacialArea, type AnalyseResult, type AnalysedFace, type FacePool } from '@facewatch/face';
 import { runCalibrate, type CalibrateArgs } from './calibrate-command.js';
 import { audit, CliFailure, enrol, ExitCode, exportArchive, failureFromError, importArchive, people, purge, reindex, replay, type Server } from './admin-commands.js';

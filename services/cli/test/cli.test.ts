@@ -18,10 +18,26 @@ after(() => rmSync(work, { recursive: true, force: true }));
 async function facewatch(...args: string[]): Promise<{ code: number; lines: any[]; stderr: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, [bin, ...args], { cwd: projectRoot(), maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, lines: stdout.trim().split('\n').map((l) => JSON.parse(l)), stderr };
+    return {
+      code: 0,
+      lines: stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+      stderr,
+    };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, lines: e.stdout.trim() ? e.stdout.trim().split('\n').map((l) => JSON.parse(l)) : [], stderr: e.stderr };
+    return {
+      code: e.code,
+      lines: e.stdout.trim()
+        ? e.stdout
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l))
+        : [],
+      stderr: e.stderr,
+    };
   }
 }
 
@@ -116,7 +132,10 @@ test('calibrate --json: fits parameters from a folder per person and a folder of
   assert.deepEqual([params.fitted.people, params.fitted.reference_faces, params.fitted.stranger_faces], [8, 40, 4]);
   assert.equal(params.fitted.genuine_scores, 40);
   assert.equal(params.fitted.impostor_scores, 40 * 7 + 4 * 8);
-  assert.deepEqual(params.roc.map((r: { false_match_rate: number }) => r.false_match_rate), [0.1, 0.01, 0.001, 1e-4, 1e-5, 1e-6]);
+  assert.deepEqual(
+    params.roc.map((r: { false_match_rate: number }) => r.false_match_rate),
+    [0.1, 0.01, 0.001, 1e-4, 1e-5, 1e-6],
+  );
   assert.ok(params.roc[2].true_match_rate > 0.9, JSON.stringify(params.roc));
   // the service accepts it
   assert.equal(loadDecisionParams(out).impostor_tail.scale, params.impostor_tail.scale);

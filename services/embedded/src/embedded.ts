@@ -1,15 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  imageReferenceResolver,
-  imageSourcePolicy,
-  InProcessBus,
-  metrics,
-  provideGauge,
-  resolveImageInput,
-  type AppConfig,
-  type Logger,
-} from '@facewatch/core';
+import { imageReferenceResolver, imageSourcePolicy, InProcessBus, metrics, provideGauge, resolveImageInput, type AppConfig, type Logger } from '@facewatch/core';
 import { openSqliteStore } from '@facewatch/db';
 import { openDecisionPolicy, openFaceBackend } from '@facewatch/recognition';
 import { startInboxWatcher } from '@facewatch/ingest';

@@ -26,7 +26,8 @@ apiSuite(
     pool = await startFacePool({ ...config.face, pool: { ...config.face.pool, workers: 1 } }, createLogger({ level: 'warn' }));
     fake = await serveFakeRekognition({ faces: pool, s3: createS3Client({ region: 'us-east-1', endpoint: deployment.env['AWS_ENDPOINT_URL_S3']! }) });
     // the first 2 calls of each face command are throttled, whichever process makes them
-    for (const command of ['DetectFaces', 'SearchFacesByImage', 'IndexFaces']) fake.failNext(command, new ThrottlingException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } }), 2);
+    for (const command of ['DetectFaces', 'SearchFacesByImage', 'IndexFaces'])
+      fake.failNext(command, new ThrottlingException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } }), 2);
     return startScaleProcesses({ ...env, ...deployment.env, AWS_ENDPOINT_URL_REKOGNITION: fake.url, AWS_MAX_ATTEMPTS: '4' });
   },
   {
@@ -36,7 +37,8 @@ apiSuite(
       const retries = output.split('\n').filter((line) => line.includes('AWS call failed; retrying'));
       assert.equal(retries.length, 6, 'the 2 throttled calls of DetectFaces, SearchFacesByImage and IndexFaces were retried');
       const operations = new Set(fake!.calls.map((c) => c.name));
-      for (const op of ['DescribeCollection', 'CreateCollection', 'ListFaces', 'IndexFaces', 'DetectFaces', 'SearchFacesByImage', 'DeleteFaces']) assert.ok(operations.has(op), `${op} went over the wire`);
+      for (const op of ['DescribeCollection', 'CreateCollection', 'ListFaces', 'IndexFaces', 'DetectFaces', 'SearchFacesByImage', 'DeleteFaces'])
+        assert.ok(operations.has(op), `${op} went over the wire`);
     },
     storedReferences: async (folder) => (await deployment.keys(`blacklist_db/${folder}/`)).map((k) => k.slice(`blacklist_db/${folder}/`.length)),
   },

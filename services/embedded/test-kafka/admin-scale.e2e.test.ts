@@ -29,7 +29,11 @@ async function facewatch(app: RunningProfile, ...args: string[]): Promise<any> {
 async function matches(app: RunningProfile): Promise<string[]> {
   const out: string[] = [];
   for (const g of groupPhotos()) {
-    const res = await fetch(`${app.baseUrl}/api/v1/process/process-images`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: [readFileSync(g.path).toString('base64')] }) });
+    const res = await fetch(`${app.baseUrl}/api/v1/process/process-images`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ images: [readFileSync(g.path).toString('base64')] }),
+    });
     const [r] = (await res.json()) as any[];
     for (const f of r.faces) out.push(`${g.file}#${f.face_index} ${f.decision} ${f.blacklist_matches.map((m: any) => `${m.person_id}:${m.name}`).join(',')}`);
   }

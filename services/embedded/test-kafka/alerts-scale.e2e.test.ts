@@ -62,7 +62,11 @@ test('50 event-stream clients: one consumer group for the API process, and every
     }, '50 stream clients counted');
     assert.ok(clients);
     const groupsWith = (await admin.listGroups()).groups.map((g) => g.groupId);
-    assert.deepEqual(groupsWith.filter((g) => !groupsBefore.includes(g)), [], 'no consumer group per client');
+    assert.deepEqual(
+      groupsWith.filter((g) => !groupsBefore.includes(g)),
+      [],
+      'no consumer group per client',
+    );
     assert.equal(groupsWith.filter((g) => g === apiGroup).length, 1);
 
     const result = await processPhoto('bbt4.jpg');
@@ -85,14 +89,22 @@ test('50 event-stream clients: one consumer group for the API process, and every
     for (const a of aborts) a.abort();
   }
   await eventually(async () => (/^facewatch_alert_stream_clients 0$/m.test(await (await fetch(`${app.baseUrl}/metrics`)).text()) ? true : undefined), 'clients gone');
-  assert.deepEqual((await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => !groupsBefore.includes(g)), [], 'none left behind');
+  assert.deepEqual(
+    (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => !groupsBefore.includes(g)),
+    [],
+    'none left behind',
+  );
 });
 
 test("the matcher's /metrics: per-stage times of the images it matched and its consumer lag", async () => {
-  const text = await eventually(async () => {
-    const t = await (await fetch(matcherMetrics)).text();
-    return /^facewatch_consumer_lag_messages\{group="matcher",topic="[^"]+"\} 0$/m.test(t) ? t : undefined;
-  }, 'the lag sampled at 0 once everything is matched', 60_000);
+  const text = await eventually(
+    async () => {
+      const t = await (await fetch(matcherMetrics)).text();
+      return /^facewatch_consumer_lag_messages\{group="matcher",topic="[^"]+"\} 0$/m.test(t) ? t : undefined;
+    },
+    'the lag sampled at 0 once everything is matched',
+    60_000,
+  );
   for (const stage of ['decode', 'detect', 'align', 'embed', 'search', 'persist', 'publish']) {
     assert.match(text, new RegExp(`^facewatch_stage_duration_seconds_count\\{stage="${stage}"\\} [1-9]`, 'm'), stage);
   }

@@ -47,7 +47,11 @@ let apiUrl = '';
 const logs: string[] = [];
 
 function startService(name: 'api' | 'matcher', extra: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, [resolve(projectRoot(), `services/${name}/dist/main.js`)], { cwd: projectRoot(), env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [resolve(projectRoot(), `services/${name}/dist/main.js`)], {
+    cwd: projectRoot(),
+    env: { ...env, ...extra },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.on('data', (d: Buffer) => logs.push(`[${name} ${child.pid}] ${d}`));
   child.stderr!.on('data', (d: Buffer) => logs.push(`[${name} ${child.pid}] ${d}`));
   children.add(child);
@@ -56,10 +60,14 @@ function startService(name: 'api' | 'matcher', extra: Record<string, string> = {
 }
 
 const started = (child: ChildProcess, line: RegExp): Promise<void> =>
-  eventually(async () => {
-    if (child.exitCode !== null) throw new Error(`service exited ${child.exitCode}:\n${logs.join('').slice(-4000)}`);
-    return logs.some((l) => l.startsWith(`[matcher ${child.pid}]`) && line.test(l)) ? true : undefined;
-  }, 'matcher start', 90_000).then(() => undefined);
+  eventually(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`service exited ${child.exitCode}:\n${logs.join('').slice(-4000)}`);
+      return logs.some((l) => l.startsWith(`[matcher ${child.pid}]`) && line.test(l)) ? true : undefined;
+    },
+    'matcher start',
+    90_000,
+  ).then(() => undefined);
 
 /**
  * Collects a topic's records (read-committed, as any subscriber would) from the beginning with a
@@ -95,7 +103,11 @@ async function readToEnd(...taps: Awaited<ReturnType<typeof tap>>[]): Promise<vo
   try {
     for (const t of taps) {
       const ends = await admin.fetchTopicOffsets(t.topic);
-      await eventually(async () => (ends.every(({ partition, high }) => high === '0' || (t.position.get(partition) ?? -1n) >= BigInt(high) - 1n) ? true : undefined), `the end of ${t.topic}`, 60_000);
+      await eventually(
+        async () => (ends.every(({ partition, high }) => high === '0' || (t.position.get(partition) ?? -1n) >= BigInt(high) - 1n) ? true : undefined),
+        `the end of ${t.topic}`,
+        60_000,
+      );
     }
   } finally {
     await admin.disconnect();
@@ -103,16 +115,21 @@ async function readToEnd(...taps: Awaited<ReturnType<typeof tap>>[]): Promise<vo
   await Promise.all(taps.map((t) => t.consumer.disconnect()));
 }
 
-const exited = (child: ChildProcess): Promise<number | null> => (child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code))));
+const exited = (child: ChildProcess): Promise<number | null> =>
+  child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
 
 before(async () => {
   const port = await freePort();
   const api = startService('api', { PORT: String(port) });
   apiUrl = `http://127.0.0.1:${port}`;
-  await eventually(async () => {
-    if (api.exitCode !== null) throw new Error(`api exited ${api.exitCode}:\n${logs.join('').slice(-4000)}`);
-    return (await fetch(`${apiUrl}/api/v1/ready`).catch(() => undefined))?.status === 200 ? true : undefined;
-  }, 'api ready', 120_000);
+  await eventually(
+    async () => {
+      if (api.exitCode !== null) throw new Error(`api exited ${api.exitCode}:\n${logs.join('').slice(-4000)}`);
+      return (await fetch(`${apiUrl}/api/v1/ready`).catch(() => undefined))?.status === 200 ? true : undefined;
+    },
+    'api ready',
+    120_000,
+  );
   for (const person of [...new Set(identityImages().map((i) => i.person))]) {
     const form = new FormData();
     form.append('name', person);
@@ -193,7 +210,10 @@ test('200 images through matchers that are killed, join and leave mid-batch: eve
   for (const a of alerts.values()) assert.equal(a.name, personOf.get(a.identifier), `alert for ${a.identifier}`);
   t.diagnostic(`distinct results when m1 was killed and when m2 left: ${JSON.stringify(at)}`);
   t.diagnostic(`results on the topic: ${results.values.length} for 200 images; alerts: ${matches.values.length} for 200 distinct alert ids`);
-  assert.ok(Object.values(at).every((n) => n < 200), `mid-batch: ${JSON.stringify(at)}`);
+  assert.ok(
+    Object.values(at).every((n) => n < 200),
+    `mid-batch: ${JSON.stringify(at)}`,
+  );
   assert.equal(results.values.length, 200, 'every result exactly once');
   assert.equal(matches.values.length, 200, 'every alert exactly once');
 
@@ -216,7 +236,13 @@ test('a corrupt image and a malformed message end in the dead-letter topic; the 
       { key: 'bad-json', value: '{"event_id": "broken"' },
       {
         key: 'corrupt',
-        value: JSON.stringify({ event_id: 'corrupt-1', source: 'kafka', identifier: 'corrupt.jpg', image: { kind: 'bytes', bytes_base64: good.subarray(0, 2000).toString('base64') }, received_at: 'now' }),
+        value: JSON.stringify({
+          event_id: 'corrupt-1',
+          source: 'kafka',
+          identifier: 'corrupt.jpg',
+          image: { kind: 'bytes', bytes_base64: good.subarray(0, 2000).toString('base64') },
+          received_at: 'now',
+        }),
       },
       {
         key: 'good',
@@ -263,7 +289,8 @@ test('restart the broker in the middle of a batch: every result and every alert 
   await Promise.all([started(m1, /matcher running/), started(m2, /matcher running/)]);
   const images: { id: string; person: string; bytes: Buffer }[] = [];
   for (const quality of [70, 65, 60]) {
-    for (const c of identityImages()) images.push({ id: `rb-${quality}-${c.person}-${c.file}`, person: c.person, bytes: await sharp(readFileSync(c.path)).jpeg({ quality }).toBuffer() });
+    for (const c of identityImages())
+      images.push({ id: `rb-${quality}-${c.person}-${c.file}`, person: c.person, bytes: await sharp(readFileSync(c.path)).jpeg({ quality }).toBuffer() });
   }
   const results = await tap(topics.results);
   const matches = await tap(topics.matches);
@@ -272,7 +299,19 @@ test('restart the broker in the middle of a batch: every result and every alert 
   for (const img of images) {
     await producer.send({
       topic: topics.images,
-      messages: [{ key: img.id, value: JSON.stringify({ event_id: img.id, source: 'kafka', identifier: img.id, image: { kind: 'bytes', bytes_base64: img.bytes.toString('base64') }, options: { threshold: 0.5 }, received_at: new Date().toISOString() }) }],
+      messages: [
+        {
+          key: img.id,
+          value: JSON.stringify({
+            event_id: img.id,
+            source: 'kafka',
+            identifier: img.id,
+            image: { kind: 'bytes', bytes_base64: img.bytes.toString('base64') },
+            options: { threshold: 0.5 },
+            received_at: new Date().toISOString(),
+          }),
+        },
+      ],
     });
   }
   await producer.disconnect();
@@ -292,7 +331,10 @@ test('restart the broker in the middle of a batch: every result and every alert 
   for (const a of matches.values) if (String(a.identifier).startsWith('rb-')) alerts.set(a.alert_id, a);
   assert.equal(alerts.size, images.length);
   for (const a of alerts.values()) assert.equal(a.name, personOf.get(a.identifier));
-  const copies = { results: results.values.filter((r) => String(r.event_id).startsWith('rb-')).length, alerts: matches.values.filter((a) => String(a.identifier).startsWith('rb-')).length };
+  const copies = {
+    results: results.values.filter((r) => String(r.event_id).startsWith('rb-')).length,
+    alerts: matches.values.filter((a) => String(a.identifier).startsWith('rb-')).length,
+  };
   t.diagnostic(`on the topics: ${copies.results} results and ${copies.alerts} alerts for ${images.length} images`);
   assert.deepEqual(copies, { results: images.length, alerts: images.length }, 'every result and every alert exactly once');
   const after = ((await (await fetch(`${apiUrl}/api/v1/processed-images?limit=1`)).json()) as any).total_items as number;

@@ -19,7 +19,10 @@ test('local → aws_rekognition: blacklist_db is enrolled into Rekognition and S
   for (const person of ['leonard', 'sheldon']) {
     const form = new FormData();
     form.append('name', person);
-    for (const image of identityImages().filter((i) => i.person === person).slice(0, 2)) form.append('images', new Blob([readFileSync(image.path)]), basename(image.path));
+    for (const image of identityImages()
+      .filter((i) => i.person === person)
+      .slice(0, 2))
+      form.append('images', new Blob([readFileSync(image.path)]), basename(image.path));
     const res = await fetch(`${local.baseUrl}/api/v1/blacklist`, { method: 'POST', body: form });
     assert.equal(res.status, 201);
     ids.set(person, ((await res.json()) as { id: string }).id);
@@ -27,12 +30,14 @@ test('local → aws_rekognition: blacklist_db is enrolled into Rekognition and S
   assert.equal(await local.stop({ keep: true }), 0);
   assert.deepEqual(readdirSync(join(work, 'blacklist_db', 'leonard')).sort(), ['leonard1.png', 'leonard2.png']);
 
-  const aws = await startEmbeddedProcess(
-    deployment.env,
-    { work, entry: fakeAwsEntry },
-  );
+  const aws = await startEmbeddedProcess(deployment.env, { work, entry: fakeAwsEntry });
   try {
-    assert.deepEqual(await deployment.keys(), ['blacklist_db/leonard/leonard1.png', 'blacklist_db/leonard/leonard2.png', 'blacklist_db/sheldon/sheldon1.png', 'blacklist_db/sheldon/sheldon2.png']);
+    assert.deepEqual(await deployment.keys(), [
+      'blacklist_db/leonard/leonard1.png',
+      'blacklist_db/leonard/leonard2.png',
+      'blacklist_db/sheldon/sheldon1.png',
+      'blacklist_db/sheldon/sheldon2.png',
+    ]);
     await eventually(async () => (readdirSync(join(work, 'blacklist_db', 'sheldon')).length === 0 ? true : undefined), 'local copies removed');
     const list = (await (await fetch(`${aws.baseUrl}/api/v1/blacklist`)).json()) as { items: { id: string; name: string; image_count: number }[] };
     assert.deepEqual(list.items.map((p) => [p.name, p.id, p.image_count]).sort(), [

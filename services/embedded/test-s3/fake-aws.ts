@@ -18,7 +18,12 @@ export function fakeAwsDeployment(name: string): { bucket: string; env: Record<s
   process.env['AWS_SECRET_ACCESS_KEY'] ??= 'facewatch-test';
   const credentials = { AWS_ACCESS_KEY_ID: process.env['AWS_ACCESS_KEY_ID'], AWS_SECRET_ACCESS_KEY: process.env['AWS_SECRET_ACCESS_KEY'] };
   const bucket = `fw-${name}-${randomUUID().slice(0, 8)}`;
-  const s3 = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: credentials.AWS_ACCESS_KEY_ID, secretAccessKey: credentials.AWS_SECRET_ACCESS_KEY } });
+  const s3 = new S3Client({
+    region: 'us-east-1',
+    endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: credentials.AWS_ACCESS_KEY_ID, secretAccessKey: credentials.AWS_SECRET_ACCESS_KEY },
+  });
   const keys = async (prefix = ''): Promise<string[]> => {
     const out: string[] = [];
     let token: string | undefined;

@@ -31,7 +31,11 @@ async function facewatch(...args: string[]): Promise<{ code: number; json: any; 
 }
 
 async function api(method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${app.baseUrl}/api/v1${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${app.baseUrl}/api/v1${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   return text ? JSON.parse(text) : undefined;
 }
@@ -139,7 +143,10 @@ describe('facewatch admin commands against npm start', { timeout: 600_000 }, () 
     const { code, json } = await facewatch('export', file, '--json');
     assert.equal(code, 0);
     assert.deepEqual([json.people, json.images], [17, 73]);
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(lines[0].format, 'facewatch.watchlist/1');
     assert.equal(lines[0].model, 'fr_feature@2');
     assert.ok(lines[0].decision_params.impostor_tail);
@@ -148,13 +155,17 @@ describe('facewatch admin commands against npm start', { timeout: 600_000 }, () 
     const re = await facewatch('reindex', '--all', '--json');
     assert.equal(re.code, 0);
     assert.equal(re.json.reindexed, 73);
-    assert.equal((await api('GET', '/blacklist?limit=100')).items.reduce((n: number, p: any) => n + p.image_count, 0), 73);
+    assert.equal(
+      (await api('GET', '/blacklist?limit=100')).items.reduce((n: number, p: any) => n + p.image_count, 0),
+      73,
+    );
   });
 
   test('audit: who did what, from the CLI and the API', async () => {
     const { json } = await facewatch('audit', '--limit', '500', '--json');
     const actions = json.items.map((e: any) => e.action);
-    for (const a of ['person.create', 'reference.add', 'person.update', 'image.search', 'results.replay', 'watchlist.export', 'watchlist.reindex']) assert.ok(actions.includes(a), a);
+    for (const a of ['person.create', 'reference.add', 'person.update', 'image.search', 'results.replay', 'watchlist.export', 'watchlist.reindex'])
+      assert.ok(actions.includes(a), a);
     assert.ok(json.items.every((e: any) => e.source && e.at));
     const creates = await facewatch('audit', '--action', 'person.create', '--json');
     assert.equal(creates.json.total_items, 17);
@@ -166,7 +177,10 @@ describe('facewatch admin commands against npm start', { timeout: 600_000 }, () 
     const before = tables();
     const faceIds = (before['reference_faces'] as any[]).filter((f) => f.person_id === sheldon.id).map((f) => f.id);
     assert.equal(faceIds.length, 5);
-    assert.ok((before['alerts'] as any[]).some((a) => a.person_id === sheldon.id), 'sheldon was alerted');
+    assert.ok(
+      (before['alerts'] as any[]).some((a) => a.person_id === sheldon.id),
+      'sheldon was alerted',
+    );
     const evidenceBefore = (before['face_evidence'] as any[]).length;
     assert.equal((await facewatch('people', 'delete', sheldon.id)).code, 0);
 
@@ -177,7 +191,11 @@ describe('facewatch admin commands against npm start', { timeout: 600_000 }, () 
     );
     assert.deepEqual(mentions, [], 'no row names sheldon');
     const vectors = (after['vector_entries'] as any[]).map((v) => v.id);
-    assert.deepEqual(faceIds.filter((id: string) => vectors.includes(id)), [], 'no vector of his is left');
+    assert.deepEqual(
+      faceIds.filter((id: string) => vectors.includes(id)),
+      [],
+      'no vector of his is left',
+    );
     assert.equal(vectors.length, (after['reference_faces'] as any[]).length);
     assert.ok((after['face_evidence'] as any[]).length < evidenceBefore, 'the crops of faces matched to him are gone');
     const audit = (after['audit_log'] as any[]).filter((e) => e.target_id === sheldon.id).map((e) => e.action);
@@ -203,7 +221,11 @@ test('the scheduled retention purge deletes old results and their copies, as the
   const service = await startEmbeddedProcess({ RETENTION_DAYS: '0.000002', ALERT_RETENTION_DAYS: '0.000002', RETENTION_INTERVAL_MS: '200' });
   try {
     const g = groupPhotos()[0]!;
-    await fetch(`${service.baseUrl}/api/v1/process/process-images`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: [readFileSync(g.path).toString('base64')] }) });
+    await fetch(`${service.baseUrl}/api/v1/process/process-images`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ images: [readFileSync(g.path).toString('base64')] }),
+    });
     await eventually(async () => {
       const page = (await (await fetch(`${service.baseUrl}/api/v1/processed-images`)).json()) as { total_items: number };
       return page.total_items === 0 && readdirSync(service.dirs.processed).length === 0 ? true : undefined;

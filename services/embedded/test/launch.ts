@@ -114,7 +114,10 @@ export async function eventually<T>(check: () => Promise<T | undefined>, what: s
  * and PostgreSQL of KAFKA_BROKERS / DATABASE_URL (scripts/services.sh), with unique topics and a
  * unique PostgreSQL schema — sharing the folders a single host would, and waits until it is ready.
  */
-export async function startScaleProcesses(env: Record<string, string> = {}, perService: Partial<Record<'api' | 'matcher' | 'ingest', Record<string, string>>> = {}): Promise<RunningProfile> {
+export async function startScaleProcesses(
+  env: Record<string, string> = {},
+  perService: Partial<Record<'api' | 'matcher' | 'ingest', Record<string, string>>> = {},
+): Promise<RunningProfile> {
   const brokers = process.env['KAFKA_BROKERS'];
   const databaseUrl = process.env['DATABASE_URL'];
   if (!brokers || !databaseUrl) throw new Error('KAFKA_BROKERS and DATABASE_URL must be set (scripts/services.sh up)');
@@ -144,22 +147,34 @@ export async function startScaleProcesses(env: Record<string, string> = {}, perS
   };
   let output = '';
   const start = (service: 'api' | 'matcher' | 'ingest'): ChildProcess => {
-    const child = spawn(process.execPath, [resolve(projectRoot(), `services/${service}/dist/main.js`)], { cwd: projectRoot(), env: { ...shared, ...perService[service] }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [resolve(projectRoot(), `services/${service}/dist/main.js`)], {
+      cwd: projectRoot(),
+      env: { ...shared, ...perService[service] },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
     return child;
   };
   const api = start('api');
   const baseUrl = `http://127.0.0.1:${port}`;
-  await eventually(async () => {
-    if (api.exitCode !== null) throw new Error(`api exited ${api.exitCode}:\n${output}`);
-    return (await fetch(`${baseUrl}/api/v1/ready`).catch(() => undefined))?.status === 200 ? true : undefined;
-  }, 'api ready', 120_000);
+  await eventually(
+    async () => {
+      if (api.exitCode !== null) throw new Error(`api exited ${api.exitCode}:\n${output}`);
+      return (await fetch(`${baseUrl}/api/v1/ready`).catch(() => undefined))?.status === 200 ? true : undefined;
+    },
+    'api ready',
+    120_000,
+  );
   const others = [start('matcher'), start('ingest')];
-  await eventually(async () => {
-    for (const c of others) if (c.exitCode !== null) throw new Error(`a service exited ${c.exitCode}:\n${output}`);
-    return output.includes('matcher running') && output.includes('watching the inbox') ? true : undefined;
-  }, 'matcher and ingest running', 120_000);
+  await eventually(
+    async () => {
+      for (const c of others) if (c.exitCode !== null) throw new Error(`a service exited ${c.exitCode}:\n${output}`);
+      return output.includes('matcher running') && output.includes('watching the inbox') ? true : undefined;
+    },
+    'matcher and ingest running',
+    120_000,
+  );
   const all = [api, ...others];
   return {
     baseUrl,

@@ -19,7 +19,10 @@ test('inbox files that arrive while facewatch is down are processed at the next 
 
   const second = await startEmbeddedProcess({}, { work: first.work });
   try {
-    await eventually(async () => (existsSync(join(second.dirs.inbox, 'done')) && readdirSync(join(second.dirs.inbox, 'done')).length === groups.length ? true : undefined), 'files processed after restart');
+    await eventually(
+      async () => (existsSync(join(second.dirs.inbox, 'done')) && readdirSync(join(second.dirs.inbox, 'done')).length === groups.length ? true : undefined),
+      'files processed after restart',
+    );
     const list = (await (await fetch(`${second.baseUrl}/api/v1/blacklist/`)).json()) as any;
     assert.equal(list.total_items, 1, 'the watch-list survived the restart');
     const results = (await (await fetch(`${second.baseUrl}/api/v1/processed-images?limit=100`)).json()) as any;

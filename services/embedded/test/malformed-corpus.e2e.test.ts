@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -27,7 +27,7 @@ let amyId: string;
 let targetId: string;
 
 const headers = { 'x-api-key': key };
-async function api(method: string, path: string, body?: FormData | unknown): Promise<{ status: number; body: any }> {
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`${app.baseUrl}${path}`, {
     method,
     headers: body instanceof FormData || body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
@@ -51,7 +51,11 @@ before(async () => {
   // the corpus photo shows sheldon; amy is enrolled to check, after the corpus, that matching still works
   const photo = identityImages().find((i) => i.person === 'sheldon')!.path;
   ({ good, images } = await malformedImages(photo, seed));
-  servers = await startHostileServers({ 'good.jpg': good.jpeg, 'truncated.jpg': good.jpeg.subarray(0, 700), 'huge.png': images.find((i) => i.name === 'png-huge-dimensions')!.bytes });
+  servers = await startHostileServers({
+    'good.jpg': good.jpeg,
+    'truncated.jpg': good.jpeg.subarray(0, 700),
+    'huge.png': images.find((i) => i.name === 'png-huge-dimensions')!.bytes,
+  });
   app = await startEmbeddedProcess({
     API_KEY: key,
     // the corpus sends over a thousand changing requests at once: the rate limit has its own test
@@ -151,7 +155,9 @@ test('the malformed-input corpus through the API: every input gets its right 4xx
   const wrong = outcomes.filter((o) => !o.right).map((o) => `${o.category} / ${o.name}: got ${o.outcome}, right: ${cases.find((c) => c.name === o.name)!.expect.join(' | ')}`);
   const serverErrors = outcomes.filter((o) => /^5\d\d/.test(o.outcome)).length;
   const noAnswer = outcomes.filter((o) => o.outcome.startsWith('no answer')).length;
-  console.log(`API corpus: ${cases.length} cases; ${cases.length - wrong.length} right, ${wrong.length} wrong; 5xx: ${serverErrors}; no answer (crash, hang, reset): ${noAnswer}; readiness failures: ${readyFailures}`);
+  console.log(
+    `API corpus: ${cases.length} cases; ${cases.length - wrong.length} right, ${wrong.length} wrong; 5xx: ${serverErrors}; no answer (crash, hang, reset): ${noAnswer}; readiness failures: ${readyFailures}`,
+  );
   console.log(tally(outcomes));
   for (const w of wrong) console.log(`  wrong: ${w}`);
   assert.ok(cases.length >= 1000, `${cases.length} cases`);
@@ -161,38 +167,51 @@ test('the malformed-input corpus through the API: every input gets its right 4xx
   assert.deepEqual(wrong, []);
 });
 
-test('the malformed-input corpus through the inbox: every file ends in failed/ with its code (or done/ when it still decodes), nothing stays behind', { timeout: 10 * 60_000 }, async () => {
-  const inbox = app.dirs.inbox;
-  const extension = (i: MalformedImage) => (i.format === 'none' ? '.jpg' : i.format === 'jpeg' ? '.jpg' : `.${i.format}`);
-  // every second image, and every kind at least once; a name per image (the kind and format say what it is)
-  // an empty file is an upload that never started: held like an incomplete one, then failed (IMAGE_EMPTY)
-  const chosen = images.filter((image, i) => i % 2 === 0 || image.kind === 'bomb' || image.kind === 'huge' || image.kind === 'trailer-cut' || image.kind === 'empty');
-  const files = chosen.map((image) => ({ image, name: `${image.name}${extension(image)}` }));
-  for (const f of files) writeFileSync(join(inbox, f.name), f.image.bytes);
-  const look = () => ({ done: new Set(readdirSync(join(inbox, 'done'))), failed: new Set(readdirSync(join(inbox, 'failed'))) });
-  const isSettled = (seen: ReturnType<typeof look>, name: string) => seen.done.has(name) || (seen.failed.has(name) && seen.failed.has(`${name}.error.json`));
-  // all settled, or a deadline: what is left is reported by name below
-  await eventually(async () => (files.every((f) => isSettled(look(), f.name)) ? true : undefined), 'every inbox file done or failed', 240_000).catch(() => undefined);
-  const settled = look();
-  const outcomes = files.map((f) => {
-    const outcome = !isSettled(settled, f.name) ? 'not settled' : settled.done.has(f.name) ? 'done' : `failed ${(JSON.parse(readFileSync(join(inbox, 'failed', `${f.name}.error.json`), 'utf8')) as { code: string }).code}`;
-    // what the API answers with a status, the inbox records as a failure with the same code; a truncated file
-    // (no end marker) is held as an incomplete upload and then failed as IMAGE_CORRUPT
-    const right = [...expectedFor(f.image).map((e) => (e === '200' ? 'done' : `failed ${e.split(' ')[1]}`)), ...(f.image.kind === 'truncated' ? ['failed IMAGE_CORRUPT'] : [])];
-    return { name: f.name, category: `inbox ${f.image.kind}`, outcome, right: right.includes(outcome), expected: right };
-  });
-  const left = readdirSync(inbox).filter((n) => !['done', 'failed', '.processing'].includes(n));
-  const processing = readdirSync(join(inbox, '.processing'));
-  const wrong = outcomes.filter((o) => !o.right).map((o) => `${o.name}: ${o.outcome}, right: ${o.expected.join(' | ')}`);
-  console.log(`inbox corpus: ${files.length} files; ${files.length - wrong.length} right, ${wrong.length} wrong; left in the inbox: ${left.length}, in .processing: ${processing.length}`);
-  console.log(tally(outcomes));
-  for (const w of wrong) console.log(`  wrong: ${w}`);
-  assert.deepEqual(wrong, []);
-  assert.deepEqual(left, []);
-  assert.deepEqual(processing, []);
-  assert.ok(outcomes.some((o) => o.category === 'inbox empty' && o.outcome === 'failed IMAGE_EMPTY'), 'an empty file ends in failed/ (IMAGE_EMPTY)');
-  assert.ok(files.every((f) => extname(f.name) !== ''));
-});
+test(
+  'the malformed-input corpus through the inbox: every file ends in failed/ with its code (or done/ when it still decodes), nothing stays behind',
+  { timeout: 10 * 60_000 },
+  async () => {
+    const inbox = app.dirs.inbox;
+    const extension = (i: MalformedImage) => (i.format === 'none' ? '.jpg' : i.format === 'jpeg' ? '.jpg' : `.${i.format}`);
+    // every second image, and every kind at least once; a name per image (the kind and format say what it is)
+    // an empty file is an upload that never started: held like an incomplete one, then failed (IMAGE_EMPTY)
+    const chosen = images.filter((image, i) => i % 2 === 0 || image.kind === 'bomb' || image.kind === 'huge' || image.kind === 'trailer-cut' || image.kind === 'empty');
+    const files = chosen.map((image) => ({ image, name: `${image.name}${extension(image)}` }));
+    for (const f of files) writeFileSync(join(inbox, f.name), f.image.bytes);
+    const look = () => ({ done: new Set(readdirSync(join(inbox, 'done'))), failed: new Set(readdirSync(join(inbox, 'failed'))) });
+    const isSettled = (seen: ReturnType<typeof look>, name: string) => seen.done.has(name) || (seen.failed.has(name) && seen.failed.has(`${name}.error.json`));
+    // all settled, or a deadline: what is left is reported by name below
+    await eventually(async () => (files.every((f) => isSettled(look(), f.name)) ? true : undefined), 'every inbox file done or failed', 240_000).catch(() => undefined);
+    const settled = look();
+    const outcomes = files.map((f) => {
+      const outcome = !isSettled(settled, f.name)
+        ? 'not settled'
+        : settled.done.has(f.name)
+          ? 'done'
+          : `failed ${(JSON.parse(readFileSync(join(inbox, 'failed', `${f.name}.error.json`), 'utf8')) as { code: string }).code}`;
+      // what the API answers with a status, the inbox records as a failure with the same code; a truncated file
+      // (no end marker) is held as an incomplete upload and then failed as IMAGE_CORRUPT
+      const right = [...expectedFor(f.image).map((e) => (e === '200' ? 'done' : `failed ${e.split(' ')[1]}`)), ...(f.image.kind === 'truncated' ? ['failed IMAGE_CORRUPT'] : [])];
+      return { name: f.name, category: `inbox ${f.image.kind}`, outcome, right: right.includes(outcome), expected: right };
+    });
+    const left = readdirSync(inbox).filter((n) => !['done', 'failed', '.processing'].includes(n));
+    const processing = readdirSync(join(inbox, '.processing'));
+    const wrong = outcomes.filter((o) => !o.right).map((o) => `${o.name}: ${o.outcome}, right: ${o.expected.join(' | ')}`);
+    console.log(
+      `inbox corpus: ${files.length} files; ${files.length - wrong.length} right, ${wrong.length} wrong; left in the inbox: ${left.length}, in .processing: ${processing.length}`,
+    );
+    console.log(tally(outcomes));
+    for (const w of wrong) console.log(`  wrong: ${w}`);
+    assert.deepEqual(wrong, []);
+    assert.deepEqual(left, []);
+    assert.deepEqual(processing, []);
+    assert.ok(
+      outcomes.some((o) => o.category === 'inbox empty' && o.outcome === 'failed IMAGE_EMPTY'),
+      'an empty file ends in failed/ (IMAGE_EMPTY)',
+    );
+    assert.ok(files.every((f) => extname(f.name) !== ''));
+  },
+);
 
 test('after the corpus: the process still answers, a good image still matches, nothing was logged as an internal error', async () => {
   assert.equal((await fetch(`${app.baseUrl}/api/v1/ready`)).status, 200);
@@ -204,6 +223,9 @@ test('after the corpus: the process still answers, a good image still matches, n
   assert.deepEqual([face.decision, face.blacklist_matches[0]?.person_id, face.blacklist_matches[0]?.name], ['match', amyId, 'Amy']);
   const detect = await api('POST', '/api/v1/detect/detect-face', { image: good.jpeg.toString('base64') });
   assert.deepEqual([detect.status, detect.body.length], [200, 1]);
-  const logged = app.output().split('\n').filter((line) => line.includes('"level":50') || line.includes('"level":60'));
+  const logged = app
+    .output()
+    .split('\n')
+    .filter((line) => line.includes('"level":50') || line.includes('"level":60'));
   assert.deepEqual(logged, []);
 });

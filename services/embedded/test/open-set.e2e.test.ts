@@ -18,7 +18,7 @@ after(async () => {
   await app?.stop();
 });
 
-test('both dev sets are enrolled: 17 people, 73 references; the group photo among biden\'s is refused', () => {
+test("both dev sets are enrolled: 17 people, 73 references; the group photo among biden's is refused", () => {
   assert.equal(report.enrolled.people, 17);
   assert.equal(report.enrolled.references, 73);
   assert.deepEqual(report.enrolled.rejected, [{ file: 'biden/biden2.jpg', code: 'MULTIPLE_FACES' }]);

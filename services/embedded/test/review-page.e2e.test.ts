@@ -14,7 +14,16 @@ import { startEmbeddedProcess, type RunningProfile } from './launch.js';
 // temporary folder whose path is logged.
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const chromiumFlags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const chromiumFlags = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const chromiumInstalled = existsSync(chromiumPath);
 function needChromium(): void {
   if (!chromiumInstalled) throw new Error(`Chromium not found at ${chromiumPath}: install it with \`apt-get install -y chromium\` (.ci/run does), or set CHROMIUM_PATH`);
@@ -50,8 +59,15 @@ async function processPhoto(file: string): Promise<void> {
 async function imagesLoaded(card: Locator): Promise<void> {
   for (const selector of ['.probe img', '.reference img']) {
     const img = card.locator(selector);
-    await img.evaluate((el: { complete: boolean; naturalWidth: number; naturalHeight: number; addEventListener(type: string, fn: (v: unknown) => void, options: object): void }) => (el.complete && el.naturalWidth > 0 ? undefined : new Promise((r) => el.addEventListener('load', r, { once: true }))));
-    const size = await img.evaluate((el: { complete: boolean; naturalWidth: number; naturalHeight: number; addEventListener(type: string, fn: (v: unknown) => void, options: object): void }) => [el.naturalWidth, el.naturalHeight]);
+    await img.evaluate((el: { complete: boolean; naturalWidth: number; naturalHeight: number; addEventListener(type: string, fn: (v: unknown) => void, options: object): void }) =>
+      el.complete && el.naturalWidth > 0 ? undefined : new Promise((r) => el.addEventListener('load', r, { once: true })),
+    );
+    const size = await img.evaluate(
+      (el: { complete: boolean; naturalWidth: number; naturalHeight: number; addEventListener(type: string, fn: (v: unknown) => void, options: object): void }) => [
+        el.naturalWidth,
+        el.naturalHeight,
+      ],
+    );
     assert.ok(size[0]! > 0 && size[1]! > 0, `${selector} is ${size.join('×')}`);
   }
 }
@@ -69,7 +85,13 @@ describe('review page at /review in Chromium', { timeout: 240_000 }, () => {
     }
     await processPhoto('bbt1.jpg');
     profileDir = mkdtempSync(join(tmpdir(), 'facewatch-chromium-'));
-    context = await chromium.launchPersistentContext(profileDir, { executablePath: chromiumPath, headless: true, args: chromiumFlags, viewport: { width: 1280, height: 900 }, timeout: 60_000 });
+    context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: chromiumPath,
+      headless: true,
+      args: chromiumFlags,
+      viewport: { width: 1280, height: 900 },
+      timeout: 60_000,
+    });
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(30_000);
     const origin = new URL(app.baseUrl).origin;

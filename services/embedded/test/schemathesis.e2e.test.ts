@@ -14,7 +14,17 @@ import { runSchemathesis, schemathesisPython, type SchemathesisReport } from './
 // keys required. A fixed seed and a bounded number of examples keep the run the same every time.
 
 /** Failures of an answer against the document (as opposed to the request side: auth, acceptance, methods). */
-const responseBreaks = new Set(['UndefinedStatusCode', 'MissingHeaders', 'JsonSchemaError', 'MissingContentType', 'MalformedMediaType', 'ContentDeserializationError', 'DiscriminatorMismatch', 'UndefinedContentType', 'MalformedJson']);
+const responseBreaks = new Set([
+  'UndefinedStatusCode',
+  'MissingHeaders',
+  'JsonSchemaError',
+  'MissingContentType',
+  'MalformedMediaType',
+  'ContentDeserializationError',
+  'DiscriminatorMismatch',
+  'UndefinedContentType',
+  'MalformedJson',
+]);
 const seed = 20260613;
 // FACEWATCH_SCHEMATHESIS_EXAMPLES: a deeper run by hand (schemathesis' own default is 100)
 const maxExamples = Number(process.env['FACEWATCH_SCHEMATHESIS_EXAMPLES'] ?? 25);
@@ -73,7 +83,10 @@ test(`schemathesis: every generated request answered as the OpenAPI document say
   const failures = report.failures.map((f) => `${f.code} ${f.title}: ${f.count} (${f.operations.join(', ')})`);
   const serverErrors = report.failures.filter((f) => f.type === 'ServerError').reduce((n, f) => n + f.count, 0);
   const schemaBreaks = report.failures.filter((f) => responseBreaks.has(f.type)).reduce((n, f) => n + f.count, 0);
-  const logged = app.output().split('\n').filter((line) => line.includes('"level":50'));
+  const logged = app
+    .output()
+    .split('\n')
+    .filter((line) => line.includes('"level":50'));
   console.log(
     `schemathesis ${report.schemathesis_version}: ${report.operations.tested} operations, ${report.test_cases.generated} cases in ${report.running_time.toFixed(0)} s; ` +
       `${report.test_cases.unique_failures} unique failures (server errors ${serverErrors}, responses breaking the document ${schemaBreaks}), ${report.errors.length} errors; ${logged.length} errors logged by the server`,

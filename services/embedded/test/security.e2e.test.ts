@@ -145,7 +145,10 @@ describe('rate limit on changing requests', () => {
     const answers = [];
     for (let i = 0; i < 5; i++) answers.push(await detect());
     // the first three are the burst (each refused for its empty image); at 1 per 2 s a fourth within 2 s is over the limit
-    assert.deepEqual(answers.slice(0, 3).map((a) => a.status), [422, 422, 422]);
+    assert.deepEqual(
+      answers.slice(0, 3).map((a) => a.status),
+      [422, 422, 422],
+    );
     const limited = answers.find((a) => a.status === 429);
     assert.ok(limited, `no 429 in ${answers.map((a) => a.status).join(', ')}`);
     assert.equal(limited.body.code, 'RATE_LIMITED');
@@ -192,7 +195,13 @@ describe('methods and server errors', () => {
     assert.doesNotMatch(res.body.message, /event|ms|127\.0\.0\.1|stall|[0-9a-f]{8}-/i, 'no event ids, limits or addresses');
     // the server log has the details under the request id (its lines reach this process after the answer)
     await eventually(
-      async () => (app.output().split('\n').some((line) => line.includes(res.body.request_id) && line.includes('RESULT_TIMEOUT') && line.includes('no result for image event')) ? true : undefined),
+      async () =>
+        app
+          .output()
+          .split('\n')
+          .some((line) => line.includes(res.body.request_id) && line.includes('RESULT_TIMEOUT') && line.includes('no result for image event'))
+          ? true
+          : undefined,
       'the log line of the time-out',
       10_000,
     );

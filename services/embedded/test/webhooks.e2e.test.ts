@@ -58,7 +58,10 @@ test('a receiver that fails 3 times then succeeds gets the alert once: 4 tries o
     assert.equal(delivery.attempts, 4);
     assert.equal(delivery.last_status, 200);
     assert.equal(delivery.last_error, null);
-    assert.deepEqual(receiver.requests.map((r) => r.status), [503, 503, 503, 200]);
+    assert.deepEqual(
+      receiver.requests.map((r) => r.status),
+      [503, 503, 503, 200],
+    );
     assert.deepEqual(new Set(receiver.requests.map((r) => r.headers['x-facewatch-delivery'])), new Set([delivery.id]), 'every try is the same delivery');
     for (const r of receiver.requests) assert.ok(verifyWebhook(hook.secret, r.headers['x-facewatch-timestamp']!, r.headers['x-facewatch-signature']!, r.body));
     assert.equal(receiver.requests.filter((r) => r.status === 200).length, 1);
@@ -106,7 +109,10 @@ test('killed (SIGKILL) between storing an alert and delivering its webhook: afte
   const late = await startWebhookReceiver(port);
   const second = await startEmbeddedProcess(env, { work });
   try {
-    const delivery = await eventually(async () => (await api(second, 'GET', `/webhooks/${hookId}/deliveries`)).items.find((d: any) => d.status === 'delivered'), 'the delivery after the restart');
+    const delivery = await eventually(
+      async () => (await api(second, 'GET', `/webhooks/${hookId}/deliveries`)).items.find((d: any) => d.status === 'delivered'),
+      'the delivery after the restart',
+    );
     assert.equal(late.requests.length, 1, 'delivered exactly once');
     assert.equal(late.requests[0]!.headers['x-facewatch-delivery'], delivery.id);
     const body = JSON.parse(late.requests[0]!.body);

@@ -133,10 +133,16 @@ describe('TIFF', () => {
 
   test('incomplete while the header points to no directory yet, or the directory lies past the end', async () => {
     const whole = tiff('II', [256]);
-    assert.deepEqual(await checkImageCompleteness(byteArraySource(tiff('II', [256], { ifdOffset: 0 }))), incomplete('tiff', 'its image directory (the header does not point to one yet)'));
+    assert.deepEqual(
+      await checkImageCompleteness(byteArraySource(tiff('II', [256], { ifdOffset: 0 }))),
+      incomplete('tiff', 'its image directory (the header does not point to one yet)'),
+    );
     const ifd = 8 + 256;
     assert.deepEqual(await checkImageCompleteness(byteArraySource(whole.subarray(0, ifd))), incomplete('tiff', `its image directory (at byte ${ifd})`));
-    assert.deepEqual(await checkImageCompleteness(byteArraySource(whole.subarray(0, whole.length - 1))), incomplete('tiff', `the end of its image directory (at byte ${whole.length})`));
+    assert.deepEqual(
+      await checkImageCompleteness(byteArraySource(whole.subarray(0, whole.length - 1))),
+      incomplete('tiff', `the end of its image directory (at byte ${whole.length})`),
+    );
   });
 
   test('incomplete when a strip ends past the end (directory written first)', async () => {

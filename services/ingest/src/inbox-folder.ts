@@ -42,7 +42,10 @@ export class InboxFolder implements InboxFileStore {
   /** Top-level regular files whose names are candidates. */
   async listInbox(): Promise<string[]> {
     const entries = await readdir(this.dir, { withFileTypes: true });
-    return entries.filter((e) => e.isFile() && isInboxCandidateName(e.name)).map((e) => e.name).sort();
+    return entries
+      .filter((e) => e.isFile() && isInboxCandidateName(e.name))
+      .map((e) => e.name)
+      .sort();
   }
 
   /** Files a previous run claimed and did not finish, oldest claim first when times differ. */

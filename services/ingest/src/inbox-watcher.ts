@@ -265,8 +265,7 @@ export async function startInboxWatcher(options: InboxWatcherOptions): Promise<I
   await rescan();
 
   const pollTimer = setInterval(() => void poll().catch((err: unknown) => log.error({ err }, 'inbox poll failed')), Math.max(20, Math.min(250, Math.round(stableMs / 4))));
-  const rescanTimer =
-    rescanMs > 0 ? setInterval(() => void rescan().catch((err: unknown) => log.error({ err }, 'inbox rescan failed')), rescanMs) : undefined;
+  const rescanTimer = rescanMs > 0 ? setInterval(() => void rescan().catch((err: unknown) => log.error({ err }, 'inbox rescan failed')), rescanMs) : undefined;
   log.info({ inboxDir, stableMs, incompleteMs, concurrency }, 'watching the inbox');
 
   let closed: Promise<void> | undefined;

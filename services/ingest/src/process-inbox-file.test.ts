@@ -45,7 +45,11 @@ describe('processInboxFile: a file taken while incomplete', () => {
   test('a decode failure is recorded as IMAGE_CORRUPT that says the upload was incomplete', async () => {
     for (const code of [ErrorCode.IMAGE_CORRUPT, ErrorCode.IMAGE_UNSUPPORTED_FORMAT]) {
       const s = store(bytes);
-      const outcome = await processInboxFile(file(incomplete), { store: s.store, submitter: answering({ code, message: 'the image could not be decoded: VipsJpeg: premature end of JPEG image' }), now: () => at }, signal);
+      const outcome = await processInboxFile(
+        file(incomplete),
+        { store: s.store, submitter: answering({ code, message: 'the image could not be decoded: VipsJpeg: premature end of JPEG image' }), now: () => at },
+        signal,
+      );
       assert.deepEqual(outcome, { status: 'failed', movedTo: 'failed/cam.jpg', code: 'IMAGE_CORRUPT' });
       assert.deepEqual(s.failures, [
         {
@@ -65,9 +69,16 @@ describe('processInboxFile: a file taken while incomplete', () => {
     const s = store(async () => {
       throw new AppError(ErrorCode.IMAGE_TOO_LARGE, 'cam.jpg has 30 bytes, more than the limit of 20');
     });
-    const outcome = await processInboxFile(file({ format: undefined, missing: 'the rest of the file signature', unchangedMs: 1500 }), { store: s.store, submitter: answering(null), now: () => at }, signal);
+    const outcome = await processInboxFile(
+      file({ format: undefined, missing: 'the rest of the file signature', unchangedMs: 1500 }),
+      { store: s.store, submitter: answering(null), now: () => at },
+      signal,
+    );
     assert.equal(outcome.status === 'failed' && outcome.code, 'IMAGE_TOO_LARGE');
-    assert.equal(s.failures[0]!.message, 'incomplete upload: the file lacks the rest of the file signature and did not change for 1.5 s, so it was taken as it was; cam.jpg has 30 bytes, more than the limit of 20');
+    assert.equal(
+      s.failures[0]!.message,
+      'incomplete upload: the file lacks the rest of the file signature and did not change for 1.5 s, so it was taken as it was; cam.jpg has 30 bytes, more than the limit of 20',
+    );
     assert.deepEqual(s.failures[0]!.incomplete, { format: null, missing: 'the rest of the file signature', unchanged_ms: 1500 });
   });
 
@@ -78,7 +89,7 @@ describe('processInboxFile: a file taken while incomplete', () => {
     assert.deepEqual(s.failures, []);
   });
 
-  test('a complete file\'s failure record is unchanged: no incomplete field', async () => {
+  test("a complete file's failure record is unchanged: no incomplete field", async () => {
     const s = store(bytes);
     await processInboxFile(file(), { store: s.store, submitter: answering({ code: 'IMAGE_CORRUPT', message: 'bad' }), now: () => at }, signal);
     assert.deepEqual(Object.keys(s.failures[0]!).sort(), ['code', 'event_id', 'failed_at', 'image_id', 'message']);

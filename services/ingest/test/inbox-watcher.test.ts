@@ -93,10 +93,7 @@ describe('inbox watcher', () => {
     writeFileSync(join(inbox, 'bad.jpg'), bad);
     writeFileSync(join(inbox, 'good.jpg'), Buffer.from('good'));
 
-    await until(
-      () => names(join(inbox, 'failed')).includes('bad.jpg.error.json') && names(join(inbox, 'done')).includes('good.jpg'),
-      'bad.jpg failed and good.jpg done',
-    );
+    await until(() => names(join(inbox, 'failed')).includes('bad.jpg.error.json') && names(join(inbox, 'done')).includes('good.jpg'), 'bad.jpg failed and good.jpg done');
     assert.deepEqual(names(join(inbox, 'failed')), ['bad.jpg', 'bad.jpg.error.json']);
     assert.deepEqual(names(join(inbox, 'done')), ['good.jpg']);
     assert.deepEqual(readFileSync(join(inbox, 'failed', 'bad.jpg')), bad);

@@ -190,11 +190,10 @@ describe('slow uploads into the inbox', () => {
     });
 
     await Promise.all(
-      photos.map(({ name, bytes }, i) =>
-        i % 2 === 0
-          ? writeFileSync(join(inbox, name), bytes)
-          : writeInParts(join(inbox, name), bytes, { parts: 2, pauseMs, reopen: i % 4 === 1 }),
-      ),
+      photos.map(async ({ name, bytes }, i) => {
+        if (i % 2 === 0) writeFileSync(join(inbox, name), bytes);
+        else await writeInParts(join(inbox, name), bytes, { parts: 2, pauseMs, reopen: i % 4 === 1 });
+      }),
     );
 
     await until(() => names(join(inbox, 'done')).length === 128, '128 files are done', 60_000);

@@ -18,7 +18,8 @@ async function nameReferences(store: Names, faceIds: readonly string[]): Promise
   for (const face of await store.references.facesByIds(faceIds)) {
     const person = await store.persons.get(face.personId);
     const file = person && (await store.references.listImages(person.id)).find((i) => i.id === face.imageId)?.fileName;
-    if (person && file) out.set(face.id, { personId: person.id, name: person.name, identity: `blacklist_db/${person.folder}/${file}`, imageId: face.imageId, faceId: face.id, box: face.box });
+    if (person && file)
+      out.set(face.id, { personId: person.id, name: person.name, identity: `blacklist_db/${person.folder}/${file}`, imageId: face.imageId, faceId: face.id, box: face.box });
   }
   return out;
 }
@@ -58,10 +59,25 @@ export async function describeFace(
   let matches: MatchRecord[] = [];
   if (face.persons !== undefined && !options.explicitThreshold) {
     const people = face.persons.slice(0, limit);
-    const names = await nameReferences(store, people.map((p) => p.nearest.faceId));
+    const names = await nameReferences(
+      store,
+      people.map((p) => p.nearest.faceId),
+    );
     candidates = people.flatMap((p) => {
       const ref = names.get(p.nearest.faceId);
-      return ref ? [{ person_id: p.personId, name: ref.name, score: p.score, distance: round(p.nearest.distance, 6), identity: ref.identity, reference_image_id: ref.imageId, reference_face_id: ref.faceId }] : [];
+      return ref
+        ? [
+            {
+              person_id: p.personId,
+              name: ref.name,
+              score: p.score,
+              distance: round(p.nearest.distance, 6),
+              identity: ref.identity,
+              reference_image_id: ref.imageId,
+              reference_face_id: ref.faceId,
+            },
+          ]
+        : [];
     });
     const best = people[0];
     const ref = best && names.get(best.nearest.faceId);
@@ -70,7 +86,10 @@ export async function describeFace(
     }
   } else {
     // one entry per person (their closest reference), best first
-    const names = await nameReferences(store, face.candidates.map((c) => c.faceId));
+    const names = await nameReferences(
+      store,
+      face.candidates.map((c) => c.faceId),
+    );
     const seen = new Set<string>();
     const nearest: { ref: NamedReference; distance: number }[] = [];
     for (const c of [...face.candidates].sort((a, b) => a.distance - b.distance)) {
@@ -80,7 +99,15 @@ export async function describeFace(
       nearest.push({ ref, distance: c.distance });
     }
     const top = nearest.slice(0, limit);
-    candidates = top.map(({ ref, distance }) => ({ person_id: ref.personId, name: ref.name, score: null, distance: round(distance, 6), identity: ref.identity, reference_image_id: ref.imageId, reference_face_id: ref.faceId }));
+    candidates = top.map(({ ref, distance }) => ({
+      person_id: ref.personId,
+      name: ref.name,
+      score: null,
+      distance: round(distance, 6),
+      identity: ref.identity,
+      reference_image_id: ref.imageId,
+      reference_face_id: ref.faceId,
+    }));
     if (decision.decision === 'match') matches = top.map(({ ref, distance }) => matchRecord(ref, distance, options.maxDistance, face.facial_area));
   }
   const q = face.quality;

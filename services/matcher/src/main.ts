@@ -1,4 +1,17 @@
-import { createLogger, defaultClientId, imageReferenceResolver, imageSourcePolicy, isAppError, loadConfig, registerShutdown, requireScaleProfile, serveMetrics, startKafkaBus, startLagMonitor, type Logger } from '@facewatch/core';
+import {
+  createLogger,
+  defaultClientId,
+  imageReferenceResolver,
+  imageSourcePolicy,
+  isAppError,
+  loadConfig,
+  registerShutdown,
+  requireScaleProfile,
+  serveMetrics,
+  startKafkaBus,
+  startLagMonitor,
+  type Logger,
+} from '@facewatch/core';
 import { openConfiguredPostgresStore } from '@facewatch/db';
 import { openDecisionPolicy, openFaceBackend } from '@facewatch/recognition';
 import { folderImageCopyStore } from './image-copy-store.js';
@@ -33,7 +46,13 @@ try {
   log.info({ concurrency: config.scale.matcherConcurrency }, 'matcher running');
   registerShutdown(
     [
-      { name: 'metrics', close: async () => { await lag.close(); await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r())); } },
+      {
+        name: 'metrics',
+        close: async () => {
+          await lag.close();
+          await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r()));
+        },
+      },
       { name: 'consumer', close: () => subscription.close() },
       { name: 'kafka', close: () => bus.close() },
       { name: 'face backend', close: () => backend.close() },

@@ -4,11 +4,5 @@ export { imageSourcePolicy, isAllowListed, type ImageSourcePolicy } from './poli
 export { decodeBase64Image, maxEncodedLength } from './base64-image.js';
 export { readAllowedPath, type PathImage } from './path-source.js';
 export { checkUrlAllowed, displayUrl, fetchImageUrl, guardedPost, type FetchImageOptions, type PostResult, type UrlImage } from './url-source.js';
-export {
-  classifyImageInput,
-  resolveImageInput,
-  type ImageInputForm,
-  type ImageInputKind,
-  type ResolvedImage,
-} from './resolve-image-input.js';
+export { classifyImageInput, resolveImageInput, type ImageInputForm, type ImageInputKind, type ResolvedImage } from './resolve-image-input.js';
 export { imageReferenceResolver } from './reference-resolver.js';

@@ -73,7 +73,7 @@ export function isPublicAddress(address: string): boolean {
 }
 
 function classifyIpv4(value: number): AddressRange {
-  for (const { base, mask, range } of ipv4Table) if (((value & mask) >>> 0) === base) return range;
+  for (const { base, mask, range } of ipv4Table) if ((value & mask) >>> 0 === base) return range;
   return AddressRange.public;
 }
 

@@ -151,7 +151,14 @@ describe('resolveImageInput refusals decided without I/O', () => {
   });
 
   test('IP-literal hosts in private ranges are refused before any connection', async () => {
-    for (const url of ['http://127.0.0.1/', 'http://169.254.169.254/latest/meta-data/', 'http://[::1]:8080/', 'http://[::ffff:10.0.0.1]/', 'http://0x7f.1/', 'http://2130706433/']) {
+    for (const url of [
+      'http://127.0.0.1/',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[::1]:8080/',
+      'http://[::ffff:10.0.0.1]/',
+      'http://0x7f.1/',
+      'http://2130706433/',
+    ]) {
       const err = await rejection(resolveImageInput(url, policy));
       assert.equal(err.code, ErrorCode.URL_NOT_ALLOWED, url);
     }

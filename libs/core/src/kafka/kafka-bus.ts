@@ -72,12 +72,14 @@ export class KafkaBus implements EventBus {
         clientId: options.clientId,
         brokers: options.brokers,
         logLevel: logLevel.WARN,
-        logCreator: () => ({ level, log }) => {
-          const { message, ...extra } = log;
-          if (quiet.has(message)) return;
-          if (level <= logLevel.ERROR) options.log.error({ kafka: extra }, message);
-          else options.log.warn({ kafka: extra }, message);
-        },
+        logCreator:
+          () =>
+          ({ level, log }) => {
+            const { message, ...extra } = log;
+            if (quiet.has(message)) return;
+            if (level <= logLevel.ERROR) options.log.error({ kafka: extra }, message);
+            else options.log.warn({ kafka: extra }, message);
+          },
         retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
       });
     this.kafka = client(new Set());
@@ -248,7 +250,14 @@ export class KafkaBus implements EventBus {
   }
 
   /** A listener's batch: each message to the handler, a failure only logged; offsets committed plainly. */
-  private async listen<T extends Topic>(topic: T, name: string, handler: (event: EventMap[T]) => Promise<void>, consumer: Consumer, payload: EachBatchPayload, log: Logger): Promise<void> {
+  private async listen<T extends Topic>(
+    topic: T,
+    name: string,
+    handler: (event: EventMap[T]) => Promise<void>,
+    consumer: Consumer,
+    payload: EachBatchPayload,
+    log: Logger,
+  ): Promise<void> {
     const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
     let handled: string | undefined;
     for (const message of batch.messages) {
@@ -325,7 +334,10 @@ export class KafkaBus implements EventBus {
         return await owner;
       } catch (err) {
         const delay = this.backoff(attempt);
-        log.warn({ err: toAppError(err), partition, attempt, delayMs: delay }, 'taking the partition over failed (fencing its previous owner, reading its committed offset); retrying');
+        log.warn(
+          { err: toAppError(err), partition, attempt, delayMs: delay },
+          'taking the partition over failed (fencing its previous owner, reading its committed offset); retrying',
+        );
         await sleep(delay / 2 + Math.random() * (delay / 2));
         await keepMembership(heartbeat, owners);
         if (current()) owners.retake(partition);
@@ -502,7 +514,9 @@ function giveUp(owners: PartitionOwners, partition: number, err: unknown, log: L
   const fenced = lostOwnership(err);
   log.warn(
     { err: toAppError(err), partition },
-    fenced ? 'another member took the partition over; re-joining the group' : 'a transaction could not be completed or aborted; re-joining the group to take the partitions over again',
+    fenced
+      ? 'another member took the partition over; re-joining the group'
+      : 'a transaction could not be completed or aborted; re-joining the group to take the partitions over again',
   );
   return rejoin(`partition ${partition}: ${fenced ? 'fenced by a new owner' : 'transaction outcome unknown'}`);
 }

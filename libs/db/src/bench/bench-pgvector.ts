@@ -130,7 +130,9 @@ try {
     )
   ).rows.map((r) => `${r.name}=${r.value}`);
   const extVersion = (await admin.query<{ v: string }>("SELECT extversion AS v FROM pg_extension WHERE extname = 'vector'")).rows[0]?.v;
-  console.log(`bench:pgvector — ${n} clustered ${dimensions}-d unit vectors (${centres} centres, ${spectrum === 'face' ? `face-like spectrum (sd of component j ∝ (j+1)^-${spectrumAlpha})` : 'uniform on the sphere'}, noise σ=${sigma} per component), ${queryCount} queries after ${warmUp} warm-up, k ${ks.join(' and ')}`);
+  console.log(
+    `bench:pgvector — ${n} clustered ${dimensions}-d unit vectors (${centres} centres, ${spectrum === 'face' ? `face-like spectrum (sd of component j ∝ (j+1)^-${spectrumAlpha})` : 'uniform on the sphere'}, noise σ=${sigma} per component), ${queryCount} queries after ${warmUp} warm-up, k ${ks.join(' and ')}`,
+  );
   console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'}), PostgreSQL ${server}, pgvector ${extVersion}, ${settings.join(', ')}`);
   console.log(`ground truth: float64 brute force in JS, cached in ${truthFile} (${prepS.toFixed(1)} s with data generation)`);
 
@@ -176,7 +178,8 @@ try {
           const planName = /Index Scan using \S*hnsw/.test(plan) ? 'HNSW' : /Seq Scan/.test(plan) ? 'scan' : 'other';
           for (const query of queries.slice(0, warmUp)) await index.search(query, k);
           const times: number[] = [];
-          let hits1 = 0, hits5 = 0;
+          let hits1 = 0,
+            hits5 = 0;
           for (const [i, query] of measured.entries()) {
             const t = performance.now();
             const found = await index.search(query, k);

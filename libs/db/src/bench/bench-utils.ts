@@ -27,7 +27,10 @@ export function exactTopKMany(vectors: Float32Array, dimensions: number, queries
       const top = best[qi]!;
       let floor = top.dots.length < k ? -Infinity : top.dots[top.dots.length - 1]!;
       for (let r = start, base = start * dimensions; r < end; r++, base += dimensions) {
-        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        let s0 = 0,
+          s1 = 0,
+          s2 = 0,
+          s3 = 0;
         for (let j = 0; j < dimensions; j += 4) {
           s0 += q[j]! * vectors[base + j]!;
           s1 += q[j + 1]! * vectors[base + j + 1]!;

@@ -136,9 +136,15 @@ const pad = (v: string | number, w: number): string => String(v).padStart(w);
 const probe = new Database(':memory:');
 const sqliteVersion = probe.prepare('SELECT sqlite_version()').pluck().get() as string;
 probe.close();
-console.log(`bench:vector — ${dimensions}-d clustered unit vectors (vectors/10 centres, noise σ=${sigma} per component), ${queryCount} queries one at a time, then ${loadClients} clients searching at k=64 for ${loadSeconds} s with an HTTP /health check every 20 ms`);
-console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'}), load average ${loadavg()[0]!.toFixed(1)} at start, better-sqlite3 SQLite ${sqliteVersion}`);
-console.log('vectors | candidate                                  | insert s | reopen ms | k=5 p50 / p99 ms | k=64 p50 / p99 ms | recall@1 | file MB | load: searches/s | search p99 ms | health p50 / p99 / max ms');
+console.log(
+  `bench:vector — ${dimensions}-d clustered unit vectors (vectors/10 centres, noise σ=${sigma} per component), ${queryCount} queries one at a time, then ${loadClients} clients searching at k=64 for ${loadSeconds} s with an HTTP /health check every 20 ms`,
+);
+console.log(
+  `node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'}), load average ${loadavg()[0]!.toFixed(1)} at start, better-sqlite3 SQLite ${sqliteVersion}`,
+);
+console.log(
+  'vectors | candidate                                  | insert s | reopen ms | k=5 p50 / p99 ms | k=64 p50 / p99 ms | recall@1 | file MB | load: searches/s | search p99 ms | health p50 / p99 / max ms',
+);
 
 for (const n of sizes) {
   const { ids, vectors, queries } = dataset(n);

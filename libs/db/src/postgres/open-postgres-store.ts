@@ -77,6 +77,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     max: poolSize,
     connectionTimeoutMillis: connectTimeoutMs,
     keepAlive: true,
+    // pg-pool (≥ 3.10) awaits onConnect's promise before it hands the client out
+    // oxlint-disable-next-line typescript/no-misused-promises
     onConnect: async (client) => {
       await client.query(sessionSql);
       await pgvector.registerTypes(client);
@@ -134,14 +136,16 @@ class PostgresStore implements Store {
       const started = performance.now();
       pending = PgVectorIndex.open(this.#ctx, model, dimensions);
       this.#indexes.set(model, pending);
-      pending.then(
-        async (index) => {
-          if (this.#log !== undefined) {
-            this.#log.info({ model, dimensions, vectors: await index.count(), durationMs: Math.round(performance.now() - started) }, 'vector index opened');
-          }
-        },
-        () => this.#indexes.delete(model),
-      ).catch(() => undefined);
+      pending
+        .then(
+          async (index) => {
+            if (this.#log !== undefined) {
+              this.#log.info({ model, dimensions, vectors: await index.count(), durationMs: Math.round(performance.now() - started) }, 'vector index opened');
+            }
+          },
+          () => this.#indexes.delete(model),
+        )
+        .catch(() => undefined);
     }
     const index = await pending;
     if (index.dimensions !== dimensions) {

@@ -47,7 +47,10 @@ export async function saveResultExtras(tx: PgTx, result: ProcessedImage, extras:
     const processedAt = instant(result.processed_at, 'processed_at');
     const placeholders = Array.from({ length: 21 }, (_, i) => `$${i + 1}`).join(', ');
     for (const a of alerts) {
-      await tx.execute(`INSERT INTO alerts (${alertInsertColumns}) VALUES (${placeholders}) ON CONFLICT (id) DO UPDATE SET ${alertUpsertSet}`, alertValues(a, processedAt, a.embedding ? encodeFloat32(a.embedding) : null));
+      await tx.execute(
+        `INSERT INTO alerts (${alertInsertColumns}) VALUES (${placeholders}) ON CONFLICT (id) DO UPDATE SET ${alertUpsertSet}`,
+        alertValues(a, processedAt, a.embedding ? encodeFloat32(a.embedding) : null),
+      );
     }
     const webhooks = (await tx.query<WebhookRow>(`SELECT ${webhookColumns} FROM webhooks WHERE enabled`)).map(toWebhook);
     for (const a of alerts) {
@@ -98,10 +101,11 @@ export class PgAlertRepository implements AlertRepository {
       'listing alerts',
       async (tx) => {
         const [count] = await tx.query<{ n: string }>(`SELECT count(*) AS n FROM alerts a ${clause}`, params);
-        const rows = await tx.query<AlertRow>(
-          `SELECT ${alertColumns} FROM alerts a ${clause} ORDER BY a.seq DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
-          [...params, limit < 0 ? null : limit, offset],
-        );
+        const rows = await tx.query<AlertRow>(`SELECT ${alertColumns} FROM alerts a ${clause} ORDER BY a.seq DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}`, [
+          ...params,
+          limit < 0 ? null : limit,
+          offset,
+        ]);
         return { total_items: Number(count?.n ?? 0), items: rows.map(toAlert) };
       },
       { snapshot: true },
@@ -114,11 +118,15 @@ export class PgAlertRepository implements AlertRepository {
   }
 
   async ofImage(imageId: string): Promise<AlertRecord[]> {
-    return (await this.#ctx.query<AlertRow>(`reading the alerts of ${imageId}`, `SELECT ${alertColumns} FROM alerts a WHERE a.image_id = $1 ORDER BY a.face_index, a.seq`, [imageId])).map(toAlert);
+    return (
+      await this.#ctx.query<AlertRow>(`reading the alerts of ${imageId}`, `SELECT ${alertColumns} FROM alerts a WHERE a.image_id = $1 ORDER BY a.face_index, a.seq`, [imageId])
+    ).map(toAlert);
   }
 
   async after(seq: number, limit: number): Promise<AlertRecord[]> {
-    return (await this.#ctx.query<AlertRow>('reading alerts after a seq', `SELECT ${alertColumns} FROM alerts a WHERE a.seq > $1 ORDER BY a.seq LIMIT $2`, [seq, limit])).map(toAlert);
+    return (await this.#ctx.query<AlertRow>('reading alerts after a seq', `SELECT ${alertColumns} FROM alerts a WHERE a.seq > $1 ORDER BY a.seq LIMIT $2`, [seq, limit])).map(
+      toAlert,
+    );
   }
 
   async lastSeq(): Promise<number> {
@@ -249,12 +257,11 @@ export class PgDeliveryRepository implements DeliveryRepository {
   }
 
   async retry(id: string, next: Date, error: string, status: number | null): Promise<void> {
-    await this.#ctx.query(`rescheduling delivery ${id}`, 'UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at_ms = $1, last_error = $2, last_status = $3, lease_until_ms = 0 WHERE id = $4', [
-      next.getTime(),
-      error,
-      status,
-      id,
-    ]);
+    await this.#ctx.query(
+      `rescheduling delivery ${id}`,
+      'UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at_ms = $1, last_error = $2, last_status = $3, lease_until_ms = 0 WHERE id = $4',
+      [next.getTime(), error, status, id],
+    );
   }
 
   async failed(id: string, at: Date, error: string, status: number | null): Promise<void> {

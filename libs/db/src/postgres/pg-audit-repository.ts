@@ -35,7 +35,16 @@ export class PgAuditRepository implements AuditRepository {
     const [row] = await this.#ctx.query<{ seq: string }>(
       `auditing ${entry.action}`,
       'INSERT INTO audit_log (at, at_ms, actor, source, action, target_type, target_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq',
-      [entry.at, epochMs(entry.at, 'at'), entry.actor, entry.source, entry.action, entry.target_type, entry.target_id, entry.details === null ? null : JSON.stringify(entry.details)],
+      [
+        entry.at,
+        epochMs(entry.at, 'at'),
+        entry.actor,
+        entry.source,
+        entry.action,
+        entry.target_type,
+        entry.target_id,
+        entry.details === null ? null : JSON.stringify(entry.details),
+      ],
     );
     return { ...entry, seq: Number(row!.seq) };
   }
@@ -57,7 +66,11 @@ export class PgAuditRepository implements AuditRepository {
       'reading the audit log',
       async (tx) => {
         const [count] = await tx.query<{ n: string }>(`SELECT count(*) AS n FROM audit_log ${clause}`, params);
-        const rows = await tx.query<AuditRow>(`SELECT ${columns} FROM audit_log ${clause} ORDER BY seq DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}`, [...params, limit < 0 ? null : limit, offset]);
+        const rows = await tx.query<AuditRow>(`SELECT ${columns} FROM audit_log ${clause} ORDER BY seq DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}`, [
+          ...params,
+          limit < 0 ? null : limit,
+          offset,
+        ]);
         return { total_items: Number(count?.n ?? 0), items: rows.map(toEntry) };
       },
       { snapshot: true },

@@ -32,11 +32,7 @@ const connectionMessage = /connection terminated|timeout expired|timeout exceede
  * available (55P03), system I/O errors (58000, 58030).
  */
 function isTransientState(code: string): boolean {
-  return (
-    code.startsWith('08') ||
-    code.startsWith('53') ||
-    ['57P01', '57P02', '57P03', '57P05', '57014', '40001', '40P01', '55P03', '58000', '58030'].includes(code)
-  );
+  return code.startsWith('08') || code.startsWith('53') || ['57P01', '57P02', '57P03', '57P05', '57014', '40001', '40P01', '55P03', '58000', '58030'].includes(code);
 }
 
 /**

@@ -314,9 +314,7 @@ export async function migratePostgres(client: pg.ClientBase, schema: string, log
 }
 
 async function findExtensionSchema(client: pg.ClientBase): Promise<string | undefined> {
-  const { rows } = await client.query<{ nspname: string }>(
-    "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'",
-  );
+  const { rows } = await client.query<{ nspname: string }>("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'");
   return rows[0]?.nspname;
 }
 

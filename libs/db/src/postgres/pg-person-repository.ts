@@ -41,11 +41,13 @@ export class PgPersonRepository implements PersonRepository {
 
   async create(input: { id: string; name: string; reason: string | null; folder: string }): Promise<Person> {
     const now = new Date();
-    await this.#ctx.query(
-      `creating person ${input.id}`,
-      'INSERT INTO persons (id, name, reason, folder, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)',
-      [input.id, input.name, input.reason, input.folder, now],
-    );
+    await this.#ctx.query(`creating person ${input.id}`, 'INSERT INTO persons (id, name, reason, folder, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)', [
+      input.id,
+      input.name,
+      input.reason,
+      input.folder,
+      now,
+    ]);
     const iso = now.toISOString();
     return { id: input.id, name: input.name, reason: input.reason, folder: input.folder, imageCount: 0, createdAt: iso, updatedAt: iso };
   }

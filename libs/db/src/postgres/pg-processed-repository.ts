@@ -165,7 +165,12 @@ export class PgProcessedRepository implements ProcessedRepository {
            SELECT image_id, face_index FROM face_matches WHERE person_id = $1 UNION SELECT image_id, face_index FROM alerts WHERE person_id = $1)`,
         [personId],
       );
-      const matches = await tx.execute('UPDATE face_matches SET person_id = $1, name = $2, identity = $3 WHERE person_id = $4', [ERASED.person_id, ERASED.name, ERASED.identity, personId]);
+      const matches = await tx.execute('UPDATE face_matches SET person_id = $1, name = $2, identity = $3 WHERE person_id = $4', [
+        ERASED.person_id,
+        ERASED.name,
+        ERASED.identity,
+        personId,
+      ]);
       const alerts = await tx.execute('DELETE FROM alerts WHERE person_id = $1', [personId]);
       let faces = 0;
       const rows = await tx.query<{ image_id: string; face_index: number; details: DecisionDetails }>(

@@ -129,7 +129,9 @@ export class PgReferenceRepository implements ReferenceRepository {
 
   /** Every face of one embedding model, in insertion order. */
   async allFaces(model: string): Promise<ReferenceFace[]> {
-    const rows = await this.#ctx.query<FaceRow>(`reading the reference faces of ${model}`, `SELECT ${faceColumns} FROM reference_faces f WHERE f.model = $1 ORDER BY f.seq`, [model]);
+    const rows = await this.#ctx.query<FaceRow>(`reading the reference faces of ${model}`, `SELECT ${faceColumns} FROM reference_faces f WHERE f.model = $1 ORDER BY f.seq`, [
+      model,
+    ]);
     return rows.map(toFace);
   }
 

@@ -177,12 +177,17 @@ export class PgVectorIndex implements VectorIndex {
       this.#ann = await readAnnStorage(this.#ctx, this.#tableNumber, this.model);
       this.#annCheckedAt = Date.now();
     }
-    const rows = await this.#ctx.query<{ id: string; distance: number }>(`searching ${this.model}`, searchSql(this.#table, this.dimensions, this.#ann), [toVectorBinary(vector), k]);
-    return rows
-      .filter((r) => r.distance <= maxDistance)
-      .sort((a, b) => a.distance - b.distance || compareIds(a.id, b.id))
-      // rounding can put identical or opposite vectors a hair outside 0..2
-      .map((r) => ({ id: r.id, distance: Math.min(2, Math.max(0, r.distance)) }));
+    const rows = await this.#ctx.query<{ id: string; distance: number }>(`searching ${this.model}`, searchSql(this.#table, this.dimensions, this.#ann), [
+      toVectorBinary(vector),
+      k,
+    ]);
+    return (
+      rows
+        .filter((r) => r.distance <= maxDistance)
+        .sort((a, b) => a.distance - b.distance || compareIds(a.id, b.id))
+        // rounding can put identical or opposite vectors a hair outside 0..2
+        .map((r) => ({ id: r.id, distance: Math.min(2, Math.max(0, r.distance)) }))
+    );
   }
 
   async count(): Promise<number> {
@@ -225,18 +230,17 @@ const maxAnnDimensions = (storage: AnnStorage): number => (storage === 'halfvec'
 function annIndexSql(tableNumber: number, dimensions: number, build: Required<Omit<AnnIndexOptions, 'maintenanceWorkMem'>>): string {
   const table = pg.escapeIdentifier(`vector_entries_${tableNumber}`);
   const index = pg.escapeIdentifier(`vector_entries_${tableNumber}_hnsw`);
-  const m = Math.trunc(build.m), efConstruction = Math.trunc(build.efConstruction);
+  const m = Math.trunc(build.m),
+    efConstruction = Math.trunc(build.efConstruction);
   const on = build.storage === 'halfvec' ? `((embedding::halfvec(${dimensions})) halfvec_cosine_ops)` : '(embedding vector_cosine_ops)';
   return `CREATE INDEX IF NOT EXISTS ${index} ON ${table} USING hnsw ${on} WITH (m = ${m}, ef_construction = ${efConstruction})`;
 }
 
 /** The storage of the table's HNSW index, from its definition (undefined: no HNSW index). */
 async function readAnnStorage(ctx: PgContext, tableNumber: number, model: string): Promise<AnnStorage | undefined> {
-  const [row] = await ctx.query<{ def: string | null }>(
-    `reading the HNSW index of ${model}`,
-    `SELECT pg_get_indexdef(to_regclass($1)) AS def`,
-    [pg.escapeIdentifier(`vector_entries_${tableNumber}_hnsw`)],
-  );
+  const [row] = await ctx.query<{ def: string | null }>(`reading the HNSW index of ${model}`, `SELECT pg_get_indexdef(to_regclass($1)) AS def`, [
+    pg.escapeIdentifier(`vector_entries_${tableNumber}_hnsw`),
+  ]);
   const def = row?.def ?? '';
   return /halfvec_cosine_ops/.test(def) ? 'halfvec' : /vector_cosine_ops/.test(def) ? 'vector' : undefined;
 }

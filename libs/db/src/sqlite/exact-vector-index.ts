@@ -72,11 +72,7 @@ export class ExactVectorIndex implements VectorIndex {
   static open(ctx: SqliteContext, model: string, dimensions: number): ExactVectorIndex {
     checkDimensions(dimensions, model);
     return ctx.run(`opening the ${model} vector index`, () => {
-      ctx.prepare('INSERT INTO vector_indexes (model, dimensions, created_at) VALUES (?, ?, ?) ON CONFLICT (model) DO NOTHING').run(
-        model,
-        dimensions,
-        new Date().toISOString(),
-      );
+      ctx.prepare('INSERT INTO vector_indexes (model, dimensions, created_at) VALUES (?, ?, ?) ON CONFLICT (model) DO NOTHING').run(model, dimensions, new Date().toISOString());
       const stored = ctx.prepare('SELECT dimensions FROM vector_indexes WHERE model = ?').pluck().get(model) as number;
       if (stored !== dimensions) {
         throw new AppError(ErrorCode.INVALID_ARGUMENT, `the ${model} vector index has ${stored} dimensions, not ${dimensions}`, {
@@ -199,7 +195,10 @@ export class ExactVectorIndex implements VectorIndex {
     for (let row = 0; row < n; row++) {
       if (approx[row]! < floor) continue;
       const base = row * d;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0;
       let j = 0;
       for (; j + 4 <= d; j += 4) {
         s0 += q[j]! * vectors[base + j]!;
@@ -274,7 +273,8 @@ function kthLargest(values: Float32Array, k: number): number {
       heap[0] = v;
       let p = 0;
       for (;;) {
-        const l = 2 * p + 1, r = l + 1;
+        const l = 2 * p + 1,
+          r = l + 1;
         let m = p;
         if (l < k && heap[l]! < heap[m]!) m = l;
         if (r < k && heap[r]! < heap[m]!) m = r;

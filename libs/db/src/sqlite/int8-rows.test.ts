@@ -33,7 +33,8 @@ test('every approximate dot product is within the error bound of the exact one (
 test('move copies a row (the swap-remove of the index)', () => {
   const random = seededRandom(3);
   const rows = new Int8Rows(32, 4);
-  const a = randomUnitVector(random, 32), b = randomUnitVector(random, 32);
+  const a = randomUnitVector(random, 32),
+    b = randomUnitVector(random, 32);
   rows.set(0, a);
   rows.set(1, b);
   rows.move(1, 0);

@@ -5,7 +5,10 @@ import { migrate, migrations } from './migrations.js';
 
 describe('migrations', () => {
   test('versions strictly increase from 1', () => {
-    assert.deepEqual(migrations.map((m) => m.version), migrations.map((_, i) => i + 1));
+    assert.deepEqual(
+      migrations.map((m) => m.version),
+      migrations.map((_, i) => i + 1),
+    );
   });
 
   test('applies every migration once, in order, and nothing on a second run (in-memory database)', () => {
@@ -15,7 +18,10 @@ describe('migrations', () => {
       assert.deepEqual(migrate(db), []);
       const extra = [...migrations, { version: 6, name: 'extra', sql: 'CREATE TABLE extra (x INTEGER)' }];
       assert.deepEqual(migrate(db, undefined, extra), [6]);
-      assert.deepEqual(db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all(), extra.map(({ version, name }) => ({ version, name })));
+      assert.deepEqual(
+        db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all(),
+        extra.map(({ version, name }) => ({ version, name })),
+      );
     } finally {
       db.close();
     }

@@ -1,5 +1,17 @@
 import { AppError, ErrorCode } from '@facewatch/core';
-import { alertColumns, alertInsertColumns, alertUpsertSet, alertValues, deliveryId, toAlert, toWebhook, webhookColumns, webhookTakes, type AlertRow, type WebhookRow } from '../alert-records.js';
+import {
+  alertColumns,
+  alertInsertColumns,
+  alertUpsertSet,
+  alertValues,
+  deliveryId,
+  toAlert,
+  toWebhook,
+  webhookColumns,
+  webhookTakes,
+  type AlertRow,
+  type WebhookRow,
+} from '../alert-records.js';
 import type { AlertQuery, AlertRecord, AlertRepository, EvidenceKind, EvidenceRepository, ProcessedImage, ResultExtras } from '../types.js';
 import { paging } from './paging.js';
 import type { SqliteContext } from './sqlite-context.js';
@@ -49,14 +61,29 @@ export class SqliteAlertRepository implements AlertRepository {
     const { offset, limit } = paging(query);
     const where: string[] = [];
     const params: unknown[] = [];
-    if (query.personId !== undefined) (where.push('a.person_id = ?'), params.push(query.personId));
-    if (query.decision !== undefined) (where.push('a.decision = ?'), params.push(query.decision));
-    if (query.reviewStatus !== undefined) (where.push('a.review_status = ?'), params.push(query.reviewStatus));
-    if (query.since !== undefined) (where.push('a.processed_at >= ?'), params.push(epochMs(query.since, 'since')));
+    if (query.personId !== undefined) {
+      where.push('a.person_id = ?');
+      params.push(query.personId);
+    }
+    if (query.decision !== undefined) {
+      where.push('a.decision = ?');
+      params.push(query.decision);
+    }
+    if (query.reviewStatus !== undefined) {
+      where.push('a.review_status = ?');
+      params.push(query.reviewStatus);
+    }
+    if (query.since !== undefined) {
+      where.push('a.processed_at >= ?');
+      params.push(epochMs(query.since, 'since'));
+    }
     const clause = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
     return this.#ctx.run('listing alerts', () =>
       this.#ctx.db.transaction(() => {
-        const total = this.#ctx.prepare(`SELECT count(*) FROM alerts a ${clause}`).pluck().get(...params) as number;
+        const total = this.#ctx
+          .prepare(`SELECT count(*) FROM alerts a ${clause}`)
+          .pluck()
+          .get(...params) as number;
         const rows = this.#ctx.prepare(`SELECT ${alertColumns} FROM alerts a ${clause} ORDER BY a.seq DESC LIMIT ? OFFSET ?`).all(...params, limit, offset) as AlertRow[];
         return { total_items: total, items: rows.map(toAlert) };
       })(),
@@ -88,7 +115,9 @@ export class SqliteAlertRepository implements AlertRepository {
 
   async review(id: string, verdict: { status: 'confirmed' | 'rejected'; note: string | null; by: string | null; at: string }): Promise<AlertRecord | undefined> {
     return this.#ctx.run(`reviewing alert ${id}`, () => {
-      const changed = this.#ctx.prepare('UPDATE alerts SET review_status = ?, review_note = ?, reviewed_by = ?, reviewed_at = ? WHERE id = ?').run(verdict.status, verdict.note, verdict.by, verdict.at, id).changes;
+      const changed = this.#ctx
+        .prepare('UPDATE alerts SET review_status = ?, review_note = ?, reviewed_by = ?, reviewed_at = ? WHERE id = ?')
+        .run(verdict.status, verdict.note, verdict.by, verdict.at, id).changes;
       if (changed === 0) return undefined;
       return toAlert(this.#ctx.prepare(`SELECT ${alertColumns} FROM alerts a WHERE a.id = ?`).get(id) as AlertRow);
     });
@@ -101,12 +130,14 @@ export class SqliteAlertRepository implements AlertRepository {
 
   async rejectedEmbeddings(model: string): Promise<Float32Array[]> {
     return this.#ctx.run('reading rejected alerts', () =>
-      (this.#ctx.prepare("SELECT id, embedding FROM alerts WHERE review_status = 'rejected' AND model = ? AND embedding IS NOT NULL ORDER BY seq").all(model) as { id: string; embedding: Buffer }[]).map((r) =>
-        decodeFloat32(r.embedding, `embedding of alert ${r.id}`),
-      ),
+      (
+        this.#ctx.prepare("SELECT id, embedding FROM alerts WHERE review_status = 'rejected' AND model = ? AND embedding IS NOT NULL ORDER BY seq").all(model) as {
+          id: string;
+          embedding: Buffer;
+        }[]
+      ).map((r) => decodeFloat32(r.embedding, `embedding of alert ${r.id}`)),
     );
   }
-
 }
 
 export class SqliteEvidenceRepository implements EvidenceRepository {
@@ -118,7 +149,8 @@ export class SqliteEvidenceRepository implements EvidenceRepository {
 
   async get(imageId: string, faceIndex: number, kind: EvidenceKind): Promise<{ content_type: string; bytes: Uint8Array } | undefined> {
     return this.#ctx.run(`reading evidence of ${imageId}`, () => {
-      const row = this.#ctx.prepare('SELECT content_type, bytes FROM face_evidence WHERE image_id = ? AND face_index = ? AND kind = ?').get(imageId, faceIndex, kind) as { content_type: string; bytes: Buffer } | undefined;
+      const row = this.#ctx.prepare('SELECT content_type, bytes FROM face_evidence WHERE image_id = ? AND face_index = ? AND kind = ?').get(imageId, faceIndex, kind) as
+        { content_type: string; bytes: Buffer } | undefined;
       return row && { content_type: row.content_type, bytes: new Uint8Array(row.bytes) };
     });
   }

@@ -45,14 +45,29 @@ export class SqliteAuditRepository implements AuditRepository {
     const { offset, limit } = paging(query);
     const where: string[] = [];
     const params: unknown[] = [];
-    if (query.action !== undefined) (where.push('action = ?'), params.push(query.action));
-    if (query.actor !== undefined) (where.push('actor = ?'), params.push(query.actor));
-    if (query.targetId !== undefined) (where.push('target_id = ?'), params.push(query.targetId));
-    if (query.since !== undefined) (where.push('at_ms >= ?'), params.push(epochMs(query.since, 'since')));
+    if (query.action !== undefined) {
+      where.push('action = ?');
+      params.push(query.action);
+    }
+    if (query.actor !== undefined) {
+      where.push('actor = ?');
+      params.push(query.actor);
+    }
+    if (query.targetId !== undefined) {
+      where.push('target_id = ?');
+      params.push(query.targetId);
+    }
+    if (query.since !== undefined) {
+      where.push('at_ms >= ?');
+      params.push(epochMs(query.since, 'since'));
+    }
     const clause = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
     return this.#ctx.run('reading the audit log', () =>
       this.#ctx.db.transaction(() => ({
-        total_items: this.#ctx.prepare(`SELECT count(*) FROM audit_log ${clause}`).pluck().get(...params) as number,
+        total_items: this.#ctx
+          .prepare(`SELECT count(*) FROM audit_log ${clause}`)
+          .pluck()
+          .get(...params) as number,
         items: (this.#ctx.prepare(`SELECT ${columns} FROM audit_log ${clause} ORDER BY seq DESC LIMIT ? OFFSET ?`).all(...params, limit, offset) as AuditRow[]).map(toEntry),
       }))(),
     );

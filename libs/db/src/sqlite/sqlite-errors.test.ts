@@ -22,7 +22,11 @@ describe('toStoreError', () => {
     for (const [code, expected, retryable] of cases) {
       const cause = sqliteError(code);
       const err = toStoreError(cause, 'testing');
-      assert.deepEqual({ code: err.code, retryable: err.retryable, details: err.details, cause: err.cause }, { code: expected, retryable, details: { sqliteCode: code }, cause }, code);
+      assert.deepEqual(
+        { code: err.code, retryable: err.retryable, details: err.details, cause: err.cause },
+        { code: expected, retryable, details: { sqliteCode: code }, cause },
+        code,
+      );
     }
   });
 

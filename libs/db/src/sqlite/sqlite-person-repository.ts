@@ -95,12 +95,14 @@ export class SqlitePersonRepository implements PersonRepository {
   async delete(id: string): Promise<{ deleted: boolean; faceIds: string[] }> {
     return this.#ctx.run(`deleting person ${id}`, () => {
       const { db } = this.#ctx;
-      return db.transaction(() => {
-        // collected before the cascade removes them
-        const faceIds = this.#ctx.prepare('SELECT id FROM reference_faces WHERE person_id = ? ORDER BY id').pluck().all(id) as string[];
-        const deleted = this.#ctx.prepare('DELETE FROM persons WHERE id = ?').run(id).changes > 0;
-        return { deleted, faceIds };
-      }).immediate();
+      return db
+        .transaction(() => {
+          // collected before the cascade removes them
+          const faceIds = this.#ctx.prepare('SELECT id FROM reference_faces WHERE person_id = ? ORDER BY id').pluck().all(id) as string[];
+          const deleted = this.#ctx.prepare('DELETE FROM persons WHERE id = ?').run(id).changes > 0;
+          return { deleted, faceIds };
+        })
+        .immediate();
     });
   }
 

@@ -72,15 +72,27 @@ export class SqliteProcessedRepository implements ProcessedRepository {
           // a redelivered result replaces the faces (and, by cascade, the matches) it had
           ctx.prepare('DELETE FROM processed_faces WHERE image_id = ?').run(result.id);
           const insertFace = ctx.prepare('INSERT INTO processed_faces (image_id, face_index, facial_area, confidence, decision, details) VALUES (?, ?, ?, ?, ?, ?)');
-          const insertMatch = ctx.prepare(
-            `INSERT INTO face_matches (image_id, face_index, rank, ${matchColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          );
+          const insertMatch = ctx.prepare(`INSERT INTO face_matches (image_id, face_index, rank, ${matchColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
           for (const face of result.faces) {
             insertFace.run(result.id, face.face_index, JSON.stringify(face.facial_area), face.confidence, face.decision, JSON.stringify(decisionDetails(face)));
             face.blacklist_matches.forEach((m, rank) => {
               insertMatch.run(
-                result.id, face.face_index, rank, m.person_id, m.name, m.identity, m.distance, m.threshold,
-                m.target_x, m.target_y, m.target_w, m.target_h, m.source_x, m.source_y, m.source_w, m.source_h,
+                result.id,
+                face.face_index,
+                rank,
+                m.person_id,
+                m.name,
+                m.identity,
+                m.distance,
+                m.threshold,
+                m.target_x,
+                m.target_y,
+                m.target_w,
+                m.target_h,
+                m.source_x,
+                m.source_y,
+                m.source_w,
+                m.source_h,
               );
             });
           }
@@ -138,7 +150,10 @@ export class SqliteProcessedRepository implements ProcessedRepository {
     return this.#ctx.run('purging processed images', () =>
       this.#ctx.db
         .transaction(() => {
-          const copies = this.#ctx.prepare('SELECT stored_image_path FROM processed_images WHERE processed_at_ms < ? AND stored_image_path IS NOT NULL').pluck().all(beforeMs) as string[];
+          const copies = this.#ctx
+            .prepare('SELECT stored_image_path FROM processed_images WHERE processed_at_ms < ? AND stored_image_path IS NOT NULL')
+            .pluck()
+            .all(beforeMs) as string[];
           const results = this.#ctx.prepare('DELETE FROM processed_images WHERE processed_at_ms < ?').run(beforeMs).changes;
           return { results, copies };
         })
@@ -157,14 +172,23 @@ export class SqliteProcessedRepository implements ProcessedRepository {
                  SELECT image_id, face_index FROM face_matches WHERE person_id = ? UNION SELECT image_id, face_index FROM alerts WHERE person_id = ?)`,
             )
             .run(personId, personId).changes;
-          const matches = ctx.prepare('UPDATE face_matches SET person_id = ?, name = ?, identity = ? WHERE person_id = ?').run(ERASED.person_id, ERASED.name, ERASED.identity, personId).changes;
+          const matches = ctx
+            .prepare('UPDATE face_matches SET person_id = ?, name = ?, identity = ? WHERE person_id = ?')
+            .run(ERASED.person_id, ERASED.name, ERASED.identity, personId).changes;
           const alerts = ctx.prepare('DELETE FROM alerts WHERE person_id = ?').run(personId).changes;
           let faces = 0;
-          const rows = ctx.prepare("SELECT image_id, face_index, details FROM processed_faces WHERE details LIKE '%' || ? || '%'").all(personId) as { image_id: string; face_index: number; details: string }[];
+          const rows = ctx.prepare("SELECT image_id, face_index, details FROM processed_faces WHERE details LIKE '%' || ? || '%'").all(personId) as {
+            image_id: string;
+            face_index: number;
+            details: string;
+          }[];
           const update = ctx.prepare('UPDATE processed_faces SET details = ? WHERE image_id = ? AND face_index = ?');
           for (const r of rows) {
             const erased = eraseFromDetails(JSON.parse(r.details) as DecisionDetails, personId);
-            if (erased) (update.run(JSON.stringify(erased), r.image_id, r.face_index), faces++);
+            if (erased) {
+              update.run(JSON.stringify(erased), r.image_id, r.face_index);
+              faces++;
+            }
           }
           return { matches, alerts, evidence, faces };
         })
@@ -190,7 +214,9 @@ export class SqliteProcessedRepository implements ProcessedRepository {
     if (rows.length === 0) return [];
     const ids = JSON.stringify(rows.map((r) => r.id));
     const faceRows = this.#ctx
-      .prepare('SELECT image_id, face_index, facial_area, confidence, decision, details FROM processed_faces WHERE image_id IN (SELECT value FROM json_each(?)) ORDER BY image_id, face_index')
+      .prepare(
+        'SELECT image_id, face_index, facial_area, confidence, decision, details FROM processed_faces WHERE image_id IN (SELECT value FROM json_each(?)) ORDER BY image_id, face_index',
+      )
       .all(ids) as FaceRow[];
     const matchRows = this.#ctx
       .prepare(`SELECT image_id, face_index, ${matchColumns} FROM face_matches WHERE image_id IN (SELECT value FROM json_each(?)) ORDER BY image_id, face_index, rank`)

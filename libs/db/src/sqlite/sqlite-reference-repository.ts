@@ -105,8 +105,10 @@ export class SqliteReferenceRepository implements ReferenceRepository {
     if (ids.length === 0) return [];
     return this.#ctx.run('reading reference faces', () => {
       const rows = this.#ctx
-        .prepare(`SELECT ${faceColumns} FROM (SELECT value AS id, min(key) AS position FROM json_each(?) GROUP BY value) wanted
-          JOIN reference_faces f ON f.id = wanted.id ORDER BY wanted.position`)
+        .prepare(
+          `SELECT ${faceColumns} FROM (SELECT value AS id, min(key) AS position FROM json_each(?) GROUP BY value) wanted
+          JOIN reference_faces f ON f.id = wanted.id ORDER BY wanted.position`,
+        )
         .all(JSON.stringify(ids)) as FaceRow[];
       return rows.map(toFace);
     });

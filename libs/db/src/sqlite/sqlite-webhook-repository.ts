@@ -60,7 +60,9 @@ export class SqliteDeliveryRepository implements DeliveryRepository {
       this.#ctx.db
         .transaction(() => {
           const rows = this.#ctx
-            .prepare(`SELECT ${deliveryColumns} FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at_ms <= ? AND lease_until_ms <= ? ORDER BY next_attempt_at_ms, id LIMIT ?`)
+            .prepare(
+              `SELECT ${deliveryColumns} FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at_ms <= ? AND lease_until_ms <= ? ORDER BY next_attempt_at_ms, id LIMIT ?`,
+            )
             .all(nowMs, nowMs, limit) as DeliveryRow[];
           const lease = this.#ctx.prepare('UPDATE webhook_deliveries SET lease_until_ms = ? WHERE id = ?');
           for (const r of rows) lease.run(nowMs + leaseMs, r.id);
@@ -73,7 +75,9 @@ export class SqliteDeliveryRepository implements DeliveryRepository {
   async delivered(id: string, at: Date, status: number): Promise<void> {
     this.#ctx.run(`recording delivery ${id}`, () =>
       this.#ctx
-        .prepare("UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_status = ?, last_error = NULL, lease_until_ms = 0 WHERE id = ?")
+        .prepare(
+          "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_status = ?, last_error = NULL, lease_until_ms = 0 WHERE id = ?",
+        )
         .run(at.toISOString(), status, id),
     );
   }
@@ -89,7 +93,9 @@ export class SqliteDeliveryRepository implements DeliveryRepository {
   async failed(id: string, at: Date, error: string, status: number | null): Promise<void> {
     this.#ctx.run(`giving up delivery ${id}`, () =>
       this.#ctx
-        .prepare("UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + 1, next_attempt_at_ms = ?, last_error = ?, last_status = ?, lease_until_ms = 0 WHERE id = ?")
+        .prepare(
+          "UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + 1, next_attempt_at_ms = ?, last_error = ?, last_status = ?, lease_until_ms = 0 WHERE id = ?",
+        )
         .run(at.getTime(), error, status, id),
     );
   }
@@ -104,8 +110,15 @@ export class SqliteDeliveryRepository implements DeliveryRepository {
     const params = options.status === undefined ? [webhookId] : [webhookId, options.status];
     return this.#ctx.run(`listing the deliveries of ${webhookId}`, () =>
       this.#ctx.db.transaction(() => ({
-        total_items: this.#ctx.prepare(`SELECT count(*) FROM webhook_deliveries WHERE ${where}`).pluck().get(...params) as number,
-        items: (this.#ctx.prepare(`SELECT ${deliveryColumns} FROM webhook_deliveries WHERE ${where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?`).all(...params, limit, offset) as DeliveryRow[]).map(toDelivery),
+        total_items: this.#ctx
+          .prepare(`SELECT count(*) FROM webhook_deliveries WHERE ${where}`)
+          .pluck()
+          .get(...params) as number,
+        items: (
+          this.#ctx
+            .prepare(`SELECT ${deliveryColumns} FROM webhook_deliveries WHERE ${where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?`)
+            .all(...params, limit, offset) as DeliveryRow[]
+        ).map(toDelivery),
       }))(),
     );
   }

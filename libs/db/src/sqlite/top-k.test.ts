@@ -20,7 +20,10 @@ describe('TopK', () => {
   test('equal distances are ranked by key, so storage order does not matter', () => {
     const top = new TopK(2, key);
     for (const slot of [0, 1, 2, 3, 4]) top.offer(0.5, slot); // keys e d c b a
-    assert.deepEqual(top.sorted().map((c) => key(c.slot)), ['a', 'b']);
+    assert.deepEqual(
+      top.sorted().map((c) => key(c.slot)),
+      ['a', 'b'],
+    );
   });
 
   test('fewer candidates than k: all of them; the bound stays open until k are held', () => {

@@ -28,7 +28,5 @@ export function decodeFloat32(bytes: Uint8Array, what: string): Float32Array {
 
 /** The bytes seen as float32 values without a copy, when the host is little-endian and they are aligned. */
 export function float32View(bytes: Uint8Array): Float32Array | undefined {
-  return littleEndianHost && bytes.byteOffset % 4 === 0 && bytes.byteLength % 4 === 0
-    ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
-    : undefined;
+  return littleEndianHost && bytes.byteOffset % 4 === 0 && bytes.byteLength % 4 === 0 ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) : undefined;
 }

@@ -201,7 +201,10 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         await store.references.addImage(img1, [referenceFace('f1', img1)]);
         await store.references.addImage(img2, [referenceFace('f2', img2, 'fr_feature', 2), referenceFace('f3', img2, 'fr_feature', 3)]);
         assert.equal((await store.persons.get('p1'))?.imageCount, 2);
-        assert.deepEqual((await store.persons.list()).items.map((p) => p.imageCount), [2]);
+        assert.deepEqual(
+          (await store.persons.list()).items.map((p) => p.imageCount),
+          [2],
+        );
         assert.deepEqual(await store.references.listImages('p1'), [img1, img2]);
         assert.deepEqual(await store.references.listImages('nobody'), []);
 
@@ -230,7 +233,10 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         assert.deepEqual(a.box, { x: 10, y: 20, w: 85, h: 106 });
         assert.deepEqual(await store.references.facesByIds([]), []);
 
-        assert.deepEqual((await store.references.allFaces('fr_feature')).sort((x, y) => x.id.localeCompare(y.id)), [f1, f2]);
+        assert.deepEqual(
+          (await store.references.allFaces('fr_feature')).sort((x, y) => x.id.localeCompare(y.id)),
+          [f1, f2],
+        );
         assert.deepEqual(await store.references.allFaces('other_model'), [other]);
         assert.deepEqual(await store.references.allFaces('no_model'), []);
       });
@@ -294,7 +300,10 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         assert.equal(await store.persons.get('p1'), undefined);
         assert.deepEqual(await store.references.listImages('p1'), []);
         assert.deepEqual(await store.references.facesByIds(['fa1', 'fa2', 'fa3']), []);
-        assert.deepEqual((await store.references.allFaces('fr_feature')).map((f) => f.id), ['fb1']);
+        assert.deepEqual(
+          (await store.references.allFaces('fr_feature')).map((f) => f.id),
+          ['fb1'],
+        );
         assert.deepEqual(ids(await store.persons.list()), ['p2']);
         assert.equal((await store.persons.get('p2'))?.imageCount, 1);
         assert.deepEqual(await store.persons.delete('p1'), { deleted: false, faceIds: [] });
@@ -326,7 +335,12 @@ export function storeContract(name: string, makeStore: MakeStore): void {
 
     test('processed: list is newest first then by id, with total_items and pagination', async () => {
       await withStore(async (store) => {
-        for (const [id, minute] of [['old', 1], ['b', 9], ['mid', 5], ['a', 9]] as const) {
+        for (const [id, minute] of [
+          ['old', 1],
+          ['b', 9],
+          ['mid', 5],
+          ['a', 9],
+        ] as const) {
           await store.processed.save(processedImage(id, t(minute), [faceRecord(0, [])]));
         }
         const all = await store.processed.list({});
@@ -346,10 +360,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         await store.processed.save(processedImage('r2', t(2), [faceRecord(0, [])]));
         // p1 matches two faces of r3: r3 must still be listed once
         await store.processed.save(
-          processedImage('r3', t(3), [
-            faceRecord(0, [matchRecord('p2', 'Bob', 0.3), matchRecord('p1', 'Alice', 0.5)]),
-            faceRecord(1, [matchRecord('p1', 'Alice', 0.25)]),
-          ]),
+          processedImage('r3', t(3), [faceRecord(0, [matchRecord('p2', 'Bob', 0.3), matchRecord('p1', 'Alice', 0.5)]), faceRecord(1, [matchRecord('p1', 'Alice', 0.25)])]),
         );
         await store.processed.save(processedImage('r4', t(4), [faceRecord(0, [matchRecord('p2', 'Bob', 0.1)])]));
 
@@ -414,7 +425,13 @@ export function storeContract(name: string, makeStore: MakeStore): void {
           { face_index: 0, kind: 'context' as const, content_type: 'image/jpeg', bytes: Uint8Array.from([0xff, 0xd8, 9]) },
         ];
         const saved = await store.processed.save(r1, { alerts: [a1, a2], evidence });
-        assert.deepEqual(saved.alerts.map((a) => [a.id, a.face_index, a.decision, a.review_status]), [['a1', 0, 'match', 'pending'], ['a2', 1, 'review', 'pending']]);
+        assert.deepEqual(
+          saved.alerts.map((a) => [a.id, a.face_index, a.decision, a.review_status]),
+          [
+            ['a1', 0, 'match', 'pending'],
+            ['a2', 1, 'review', 'pending'],
+          ],
+        );
         const [s1, s2] = saved.alerts;
         assert.ok(s1!.seq > 0 && s2!.seq > s1!.seq);
         const { embedding: _e, model: _m, ...fields } = a1;
@@ -432,10 +449,19 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         assert.deepEqual(ids(await store.alerts.list({ since: t(2) })), ['a3']);
         const page = await store.alerts.list({ offset: 1, limit: 1 });
         assert.deepEqual([page.total_items, ids(page)], [3, ['a2']]);
-        assert.deepEqual((await store.alerts.after(s1!.seq, 10)).map((a) => a.id), ['a2', 'a3']);
-        assert.deepEqual((await store.alerts.after(0, 1)).map((a) => a.id), ['a1']);
+        assert.deepEqual(
+          (await store.alerts.after(s1!.seq, 10)).map((a) => a.id),
+          ['a2', 'a3'],
+        );
+        assert.deepEqual(
+          (await store.alerts.after(0, 1)).map((a) => a.id),
+          ['a1'],
+        );
         assert.equal(await store.alerts.lastSeq(), (await store.alerts.get('a3'))!.seq);
-        assert.deepEqual((await store.alerts.ofImage('r1')).map((a) => a.id), ['a1', 'a2']);
+        assert.deepEqual(
+          (await store.alerts.ofImage('r1')).map((a) => a.id),
+          ['a1', 'a2'],
+        );
 
         const reviewed = await store.alerts.review('a1', { status: 'rejected', note: 'not her', by: 'desk', at: t(3) });
         assert.deepEqual([reviewed?.review_status, reviewed?.review_note, reviewed?.reviewed_by, reviewed?.reviewed_at], ['rejected', 'not her', 'desk', t(3)]);
@@ -449,7 +475,10 @@ export function storeContract(name: string, makeStore: MakeStore): void {
 
         // a redelivered result keeps seq and review; a face no longer alerted loses its alert; evidence is replaced
         const again = await store.processed.save(r1, { alerts: [{ ...a1, score: 0.7 }], evidence: evidence.slice(1) });
-        assert.deepEqual(again.alerts.map((a) => [a.id, a.seq, a.score, a.review_status]), [['a1', s1!.seq, 0.7, 'rejected']]);
+        assert.deepEqual(
+          again.alerts.map((a) => [a.id, a.seq, a.score, a.review_status]),
+          [['a1', s1!.seq, 0.7, 'rejected']],
+        );
         assert.equal(await store.alerts.get('a2'), undefined);
         assert.equal(await store.evidence.get('r1', 0, 'aligned'), undefined);
         assert.ok(await store.evidence.get('r1', 0, 'context'));
@@ -461,11 +490,23 @@ export function storeContract(name: string, makeStore: MakeStore): void {
 
     test('webhooks: create, list, update, delete; a new alert queues one delivery per webhook that takes it, once', async () => {
       await withStore(async (store) => {
-        const all = await store.webhooks.create({ id: 'w1', url: 'https://hooks.example/a', secret: 's1', description: 'desk', filters: { decisions: [], person_ids: [] }, enabled: true }, t(0));
+        const all = await store.webhooks.create(
+          { id: 'w1', url: 'https://hooks.example/a', secret: 's1', description: 'desk', filters: { decisions: [], person_ids: [] }, enabled: true },
+          t(0),
+        );
         assert.deepEqual(await store.webhooks.get('w1'), all);
-        await store.webhooks.create({ id: 'w2', url: 'https://hooks.example/b', secret: 's2', description: null, filters: { decisions: ['match'], person_ids: ['p2'] }, enabled: true }, t(0));
-        await store.webhooks.create({ id: 'w3', url: 'https://hooks.example/c', secret: 's3', description: null, filters: { decisions: [], person_ids: [] }, enabled: false }, t(0));
-        assert.deepEqual((await store.webhooks.list()).map((w) => w.id), ['w1', 'w2', 'w3']);
+        await store.webhooks.create(
+          { id: 'w2', url: 'https://hooks.example/b', secret: 's2', description: null, filters: { decisions: ['match'], person_ids: ['p2'] }, enabled: true },
+          t(0),
+        );
+        await store.webhooks.create(
+          { id: 'w3', url: 'https://hooks.example/c', secret: 's3', description: null, filters: { decisions: [], person_ids: [] }, enabled: false },
+          t(0),
+        );
+        assert.deepEqual(
+          (await store.webhooks.list()).map((w) => w.id),
+          ['w1', 'w2', 'w3'],
+        );
         const updated = await store.webhooks.update('w1', { description: 'front desk', filters: { decisions: ['match', 'review'], person_ids: [] } }, t(1));
         assert.deepEqual([updated?.description, updated?.updated_at, updated?.secret], ['front desk', t(1), 's1']);
         assert.equal(await store.webhooks.update('missing', { enabled: false }, t(1)), undefined);
@@ -476,7 +517,11 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         await store.processed.save(r1, { alerts }); // redelivered: no second delivery
         const w1 = await store.deliveries.list('w1', {});
         assert.deepEqual(w1.items.map((d) => d.alert_id).sort(), ['a1', 'a2', 'a3']);
-        assert.deepEqual((await store.deliveries.list('w2', {})).items.map((d) => d.alert_id), ['a2'], 'only Bob, only matches');
+        assert.deepEqual(
+          (await store.deliveries.list('w2', {})).items.map((d) => d.alert_id),
+          ['a2'],
+          'only Bob, only matches',
+        );
         assert.equal((await store.deliveries.list('w3', {})).total_items, 0, 'a disabled webhook gets nothing');
         assert.ok(w1.items.every((d) => d.status === 'pending' && d.attempts === 0 && d.last_error === null));
         assert.equal(await store.deliveries.countPending(), 4);
@@ -492,11 +537,18 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         await store.deliveries.failed(claimed[2]!.id, now, 'HTTP 410', 410);
         // the fourth's lease runs out: due again
         const later = await store.deliveries.claim(new Date(now.getTime() + 31_000), 30_000, 10);
-        assert.deepEqual(later.map((d) => d.id), [claimed[3]!.id]);
+        assert.deepEqual(
+          later.map((d) => d.id),
+          [claimed[3]!.id],
+        );
         await store.deliveries.delivered(claimed[3]!.id, now, 204);
         const retried = await store.deliveries.claim(new Date(now.getTime() + 61_000 + 30_000), 30_000, 10);
-        assert.deepEqual(retried.map((d) => [d.id, d.attempts, d.last_error, d.last_status]), [[first.id, 1, 'HTTP 503', 503]]);
-        const byStatus = async (status: 'pending' | 'delivered' | 'failed') => (await store.deliveries.list('w1', { status })).total_items + (await store.deliveries.list('w2', { status })).total_items;
+        assert.deepEqual(
+          retried.map((d) => [d.id, d.attempts, d.last_error, d.last_status]),
+          [[first.id, 1, 'HTTP 503', 503]],
+        );
+        const byStatus = async (status: 'pending' | 'delivered' | 'failed') =>
+          (await store.deliveries.list('w1', { status })).total_items + (await store.deliveries.list('w2', { status })).total_items;
         assert.deepEqual([await byStatus('pending'), await byStatus('delivered'), await byStatus('failed')], [1, 2, 1]);
         assert.equal(await store.deliveries.countPending(), 1);
         const gaveUp = (await store.deliveries.list(claimed[2]!.webhook_id, { status: 'failed' })).items[0]!;
@@ -537,7 +589,13 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         const after = (await store.processed.get('r1'))!;
         const text = JSON.stringify(after);
         assert.ok(!text.includes('p1') && !text.includes('Alice') && !text.includes('alice'), text);
-        assert.deepEqual(after.faces[0]!.blacklist_matches.map((m) => [m.person_id, m.name]), [['erased', '[erased]'], ['p2', 'Bob']]);
+        assert.deepEqual(
+          after.faces[0]!.blacklist_matches.map((m) => [m.person_id, m.name]),
+          [
+            ['erased', '[erased]'],
+            ['p2', 'Bob'],
+          ],
+        );
         assert.equal(after.faces[0]!.candidates[0]!.person_id, 'erased');
         assert.equal(await store.alerts.get('a-alice'), undefined);
         assert.equal((await store.alerts.list({ personId: 'p1' })).total_items, 0);
@@ -552,15 +610,32 @@ export function storeContract(name: string, makeStore: MakeStore): void {
 
     test('audit: append and list newest first, with filters', async () => {
       await withStore(async (store) => {
-        const a = await store.audit.append({ at: t(1), actor: 'desk', source: '10.0.0.5', action: 'person.create', target_type: 'person', target_id: 'p1', details: { images: 3 } });
+        const a = await store.audit.append({
+          at: t(1),
+          actor: 'desk',
+          source: '10.0.0.5',
+          action: 'person.create',
+          target_type: 'person',
+          target_id: 'p1',
+          details: { images: 3 },
+        });
         await store.audit.append({ at: t(2), actor: null, source: 'cli', action: 'watchlist.export', target_type: null, target_id: null, details: null });
         await store.audit.append({ at: t(3), actor: 'desk', source: '10.0.0.5', action: 'person.delete', target_type: 'person', target_id: 'p1', details: null });
         assert.ok(a.seq > 0);
         const all = await store.audit.list({});
-        assert.deepEqual(all.items.map((e) => e.action), ['person.delete', 'watchlist.export', 'person.create']);
+        assert.deepEqual(
+          all.items.map((e) => e.action),
+          ['person.delete', 'watchlist.export', 'person.create'],
+        );
         assert.deepEqual(all.items[2], a);
-        assert.deepEqual((await store.audit.list({ targetId: 'p1' })).items.map((e) => e.action), ['person.delete', 'person.create']);
-        assert.deepEqual((await store.audit.list({ actor: 'desk', since: t(2) })).items.map((e) => e.action), ['person.delete']);
+        assert.deepEqual(
+          (await store.audit.list({ targetId: 'p1' })).items.map((e) => e.action),
+          ['person.delete', 'person.create'],
+        );
+        assert.deepEqual(
+          (await store.audit.list({ actor: 'desk', since: t(2) })).items.map((e) => e.action),
+          ['person.delete'],
+        );
         assert.deepEqual((await store.audit.list({ action: 'watchlist.export' })).total_items, 1);
         const page = await store.audit.list({ offset: 1, limit: 1 });
         assert.deepEqual([page.total_items, page.items[0]!.action], [3, 'watchlist.export']);

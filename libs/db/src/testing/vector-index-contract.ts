@@ -18,7 +18,11 @@ function assertClose(actual: number, expected: number, message: string): void {
 }
 
 function assertMatches(actual: VectorMatch[], expected: { id: string; distance: number }[], message: string): void {
-  assert.deepEqual(actual.map((m) => m.id), expected.map((m) => m.id), `${message}: ids`);
+  assert.deepEqual(
+    actual.map((m) => m.id),
+    expected.map((m) => m.id),
+    `${message}: ids`,
+  );
   actual.forEach((m, i) => assertClose(m.distance, expected[i]!.distance, `${message}: distance of ${m.id}`));
 }
 
@@ -90,10 +94,7 @@ export function vectorIndexContract(name: string, makeIndex: MakeVectorIndex): v
         await index.upsert(items.slice(0, 300));
         await index.upsert(items.slice(300));
         assert.equal(await index.count(), 500);
-        const queries = [
-          ...Array.from({ length: 4 }, () => randomUnitVector(random, 64)),
-          ...[3, 150, 333, 499].map((i) => noisyUnitVector(random, items[i]!.vector, 0.05)),
-        ];
+        const queries = [...Array.from({ length: 4 }, () => randomUnitVector(random, 64)), ...[3, 150, 333, 499].map((i) => noisyUnitVector(random, items[i]!.vector, 0.05))];
         for (const [q, query] of queries.entries()) {
           const found = await index.search(query, 10);
           assertMatches(found, bruteForceNearest(items, query, 10), `query ${q}`);
@@ -109,11 +110,15 @@ export function vectorIndexContract(name: string, makeIndex: MakeVectorIndex): v
           { id: 'near', vector: atDistance(0.1, 4) },
           { id: 'mid', vector: atDistance(0.7, 4) },
         ]);
-        assertMatches(await index.search(unit(0, 4), 50), [
-          { id: 'near', distance: 0.1 },
-          { id: 'mid', distance: 0.7 },
-          { id: 'far', distance: 1.5 },
-        ], 'k=50 of 3');
+        assertMatches(
+          await index.search(unit(0, 4), 50),
+          [
+            { id: 'near', distance: 0.1 },
+            { id: 'mid', distance: 0.7 },
+            { id: 'far', distance: 1.5 },
+          ],
+          'k=50 of 3',
+        );
       });
     });
 
@@ -121,21 +126,33 @@ export function vectorIndexContract(name: string, makeIndex: MakeVectorIndex): v
       await withIndex(4, async (index) => {
         await index.upsert([0, 0.2, 0.5, 1, 1.5, 2].map((d) => ({ id: `d${d}`, vector: atDistance(d, 4) })));
         const query = unit(0, 4);
-        assertMatches(await index.search(query, 10, { maxDistance: 0.6 }), [
-          { id: 'd0', distance: 0 },
-          { id: 'd0.2', distance: 0.2 },
-          { id: 'd0.5', distance: 0.5 },
-        ], 'maxDistance 0.6');
-        assertMatches(await index.search(query, 2, { maxDistance: 0.6 }), [
-          { id: 'd0', distance: 0 },
-          { id: 'd0.2', distance: 0.2 },
-        ], 'k=2, maxDistance 0.6');
-        assertMatches(await index.search(query, 10, { maxDistance: 1.2 }), [
-          { id: 'd0', distance: 0 },
-          { id: 'd0.2', distance: 0.2 },
-          { id: 'd0.5', distance: 0.5 },
-          { id: 'd1', distance: 1 },
-        ], 'maxDistance 1.2');
+        assertMatches(
+          await index.search(query, 10, { maxDistance: 0.6 }),
+          [
+            { id: 'd0', distance: 0 },
+            { id: 'd0.2', distance: 0.2 },
+            { id: 'd0.5', distance: 0.5 },
+          ],
+          'maxDistance 0.6',
+        );
+        assertMatches(
+          await index.search(query, 2, { maxDistance: 0.6 }),
+          [
+            { id: 'd0', distance: 0 },
+            { id: 'd0.2', distance: 0.2 },
+          ],
+          'k=2, maxDistance 0.6',
+        );
+        assertMatches(
+          await index.search(query, 10, { maxDistance: 1.2 }),
+          [
+            { id: 'd0', distance: 0 },
+            { id: 'd0.2', distance: 0.2 },
+            { id: 'd0.5', distance: 0.5 },
+            { id: 'd1', distance: 1 },
+          ],
+          'maxDistance 1.2',
+        );
         assertMatches(await index.search(atDistance(2, 4), 1, { maxDistance: 0.1 }), [{ id: 'd2', distance: 0 }], 'the opposite vector');
         assert.deepEqual(await index.search(unit(2, 4), 10, { maxDistance: 0.5 }), [], 'nothing within 0.5 of e3');
       });
@@ -150,10 +167,14 @@ export function vectorIndexContract(name: string, makeIndex: MakeVectorIndex): v
         await index.upsert([{ id: 'a', vector: unit(1, 4) }]);
         assert.equal(await index.count(), 2);
         assertMatches(await index.search(unit(1, 4), 1), [{ id: 'a', distance: 0 }], 'a at its new place');
-        assertMatches(await index.search(unit(0, 4), 2), [
-          { id: 'b', distance: 0.5 },
-          { id: 'a', distance: 1 },
-        ], 'nothing left at the old place');
+        assertMatches(
+          await index.search(unit(0, 4), 2),
+          [
+            { id: 'b', distance: 0.5 },
+            { id: 'a', distance: 1 },
+          ],
+          'nothing left at the old place',
+        );
       });
     });
 
@@ -163,11 +184,15 @@ export function vectorIndexContract(name: string, makeIndex: MakeVectorIndex): v
         assert.equal(await index.count(), 4);
         await index.remove(['d0', 'unknown']);
         assert.equal(await index.count(), 3);
-        assertMatches(await index.search(unit(0, 4), 10), [
-          { id: 'd0.1', distance: 0.1 },
-          { id: 'd0.2', distance: 0.2 },
-          { id: 'd0.3', distance: 0.3 },
-        ], 'after removing d0');
+        assertMatches(
+          await index.search(unit(0, 4), 10),
+          [
+            { id: 'd0.1', distance: 0.1 },
+            { id: 'd0.2', distance: 0.2 },
+            { id: 'd0.3', distance: 0.3 },
+          ],
+          'after removing d0',
+        );
         await index.remove([]);
         await index.remove(['d0.2', 'd0.1', 'd0.3']);
         assert.equal(await index.count(), 0);
@@ -203,10 +228,14 @@ export function vectorIndexContract(name: string, makeIndex: MakeVectorIndex): v
         await b.index.upsert([{ id: 'x', vector: atDistance(0.8, 4) }]);
         assert.equal(await a.index.count(), 2);
         assert.equal(await b.index.count(), 1);
-        assertMatches(await a.index.search(unit(0, 4), 5), [
-          { id: 'x', distance: 0 },
-          { id: 'only-a', distance: 0.3 },
-        ], 'a sees its own vectors only');
+        assertMatches(
+          await a.index.search(unit(0, 4), 5),
+          [
+            { id: 'x', distance: 0 },
+            { id: 'only-a', distance: 0.3 },
+          ],
+          'a sees its own vectors only',
+        );
         assertMatches(await b.index.search(unit(0, 4), 5), [{ id: 'x', distance: 0.8 }], 'b keeps its own x');
         await a.index.remove(['x']);
         assertMatches(await b.index.search(unit(0, 4), 5), [{ id: 'x', distance: 0.8 }], 'removing x from a leaves b');

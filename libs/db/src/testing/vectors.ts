@@ -42,7 +42,9 @@ export function noisyUnitVector(random: () => number, centre: Float32Array, sigm
 
 /** Cosine distance 1 − cos(a, b), accumulated in float64 (the reference the indexes are held to). */
 export function cosineDistance(a: Float32Array, b: Float32Array): number {
-  let dot = 0, aa = 0, bb = 0;
+  let dot = 0,
+    aa = 0,
+    bb = 0;
   for (let i = 0; i < a.length; i++) {
     dot += a[i]! * b[i]!;
     aa += a[i]! * a[i]!;

@@ -22,7 +22,8 @@ function residual(t: Similarity, from: readonly Point[], to: readonly Point[]): 
 }
 
 // scale 1.7, rotation 0.3 rad, shift (12.5, -4.25)
-const scale = 1.7, angle = 0.3;
+const scale = 1.7,
+  angle = 0.3;
 const known: Similarity = { a: scale * Math.cos(angle), b: scale * Math.sin(angle), tx: 12.5, ty: -4.25 };
 
 describe('estimateSimilarity', () => {
@@ -93,7 +94,13 @@ describe('estimateSimilarity', () => {
   });
 
   test('degenerate input (all points equal) gives the identity linear part', () => {
-    const same: Point[] = [[5, 5], [5, 5], [5, 5], [5, 5], [5, 5]];
+    const same: Point[] = [
+      [5, 5],
+      [5, 5],
+      [5, 5],
+      [5, 5],
+      [5, 5],
+    ];
     const t = estimateSimilarity(same, ARCFACE_TEMPLATE);
     assert.equal(t.a, 1);
     assert.equal(t.b, 0);
@@ -106,7 +113,8 @@ describe('estimateSimilarity', () => {
 });
 
 describe('alignFace', () => {
-  const W = 200, H = 200;
+  const W = 200,
+    H = 200;
   // R = x, G = y, B = 255 − y: linear, so bilinear sampling reproduces it exactly
   const red = (x: number): number => x;
   const green = (_x: number, y: number): number => y;
@@ -134,7 +142,8 @@ describe('alignFace', () => {
     assert.equal(out.length, 112 * 112 * 3);
 
     for (const [tu, tv] of ARCFACE_TEMPLATE) {
-      const u = Math.round(tu), v = Math.round(tv);
+      const u = Math.round(tu),
+        v = Math.round(tv);
       const [sx, sy] = apply(toImage, [u, v]);
       const [r, g, b] = pixel(out, u, v);
       close(r, red(sx), 1, `R at template (${u},${v})`);
@@ -164,7 +173,8 @@ describe('alignFace', () => {
     const ang = (25 * Math.PI) / 180;
     const toImage: Similarity = { a: 1.2 * Math.cos(ang), b: 1.2 * Math.sin(ang), tx: 60, ty: 10 };
     const out = alignFace(image, mapFive(toImage, ARCFACE_TEMPLATE));
-    let checked = 0, worst = 0;
+    let checked = 0,
+      worst = 0;
     for (let v = 0; v < ALIGNED_SIDE; v++) {
       for (let u = 0; u < ALIGNED_SIDE; u++) {
         const [sx, sy] = apply(toImage, [u, v]);
@@ -191,7 +201,10 @@ describe('alignFace', () => {
     const out = alignFace(board, mapFive(toImage, ARCFACE_TEMPLATE));
     const values = new Set(out);
     // round(255·5/9) = 142 and round(255·4/9) = 113
-    assert.deepEqual([...values].sort((p, q) => p - q), [113, 142]);
+    assert.deepEqual(
+      [...values].sort((p, q) => p - q),
+      [113, 142],
+    );
     // output (0,0) covers source pixels 1..3 x 1..3: 5 white ((x+y) even), 4 black
     assert.deepEqual(pixel(out, 0, 0), [142, 142, 142]);
     assert.deepEqual(pixel(out, 1, 0), [113, 113, 113]);
@@ -205,7 +218,10 @@ describe('alignFace', () => {
     }
     const out = alignFace(board, mapFive({ a: 1, b: 0, tx: 4, ty: 4 }, ARCFACE_TEMPLATE));
     // samples at ±¼ pixel blend neighbours, so no output pixel is pure black or white
-    assert.ok(out.every((v) => v > 0 && v < 255), `range ${Math.min(...out)}..${Math.max(...out)}`);
+    assert.ok(
+      out.every((v) => v > 0 && v < 255),
+      `range ${Math.min(...out)}..${Math.max(...out)}`,
+    );
   });
 
   test('outside the image the output is black (a constant 0 border, as InsightFace aligns)', () => {
@@ -234,7 +250,10 @@ describe('alignedFootprint and sourcePerOutput', () => {
     for (const u of [-0.5, 0, 55.5, 111, 111.5]) {
       for (const v of [-0.5, 0, 55.5, 111, 111.5]) {
         const [x, y] = apply(toImage, [u, v]);
-        assert.ok(Math.floor(x) - 2 >= f.x1 && Math.floor(x) + 1 + 2 <= f.x2 && Math.floor(y) - 2 >= f.y1 && Math.floor(y) + 1 + 2 <= f.y2, `(${u}, ${v}) → (${x}, ${y}) in ${JSON.stringify(f)}`);
+        assert.ok(
+          Math.floor(x) - 2 >= f.x1 && Math.floor(x) + 1 + 2 <= f.x2 && Math.floor(y) - 2 >= f.y1 && Math.floor(y) + 1 + 2 <= f.y2,
+          `(${u}, ${v}) → (${x}, ${y}) in ${JSON.stringify(f)}`,
+        );
       }
     }
     // and not much more: the rotated square's bounding box (side 112·2.5·(cos 30° + sin 30°) ≈ 382.6)
@@ -242,11 +261,15 @@ describe('alignedFootprint and sourcePerOutput', () => {
   });
 
   test('aligning from the footprint alone gives the same crop as from the whole image', () => {
-    const W = 600, H = 500;
+    const W = 600,
+      H = 500;
     const big: RgbImage = { data: new Uint8Array(W * H * 3), width: W, height: H };
     for (let i = 0; i < big.data.length; i++) big.data[i] = (i * 2654435761) >>> 24;
     const f = alignedFootprint(marks, 2);
-    const left = Math.max(0, f.x1), top = Math.max(0, f.y1), right = Math.min(W, f.x2), bottom = Math.min(H, f.y2);
+    const left = Math.max(0, f.x1),
+      top = Math.max(0, f.y1),
+      right = Math.min(W, f.x2),
+      bottom = Math.min(H, f.y2);
     const region: RgbImage = { data: new Uint8Array((right - left) * (bottom - top) * 3), width: right - left, height: bottom - top };
     for (let y = top; y < bottom; y++) region.data.set(big.data.subarray((y * W + left) * 3, (y * W + right) * 3), (y - top) * region.width * 3);
     const shifted = marks.map(([x, y]) => [x - left, y - top]) as FiveLandmarks;

@@ -38,23 +38,35 @@ const openSetIdentities = (): string[] => {
   const dir = join(openSetDir(), 'identities');
   return readdirSync(dir)
     .sort()
-    .flatMap((person) => readdirSync(join(dir, person)).sort().map((f) => join(dir, person, f)));
+    .flatMap((person) =>
+      readdirSync(join(dir, person))
+        .sort()
+        .map((f) => join(dir, person, f)),
+    );
 };
 
 /** Enlarged to about 12 MP (4000x3000, aspect kept when `keepAspect`), JPEG quality 90. */
 async function enlarge(path: string, keepAspect: boolean): Promise<Buffer> {
   const image = sharp(readFileSync(path));
   if (!keepAspect) return image.resize({ width: 4000, height: 3000, fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
-  const { width = 1, height = 1 } = await image.metadata();
+  const { width, height } = await image.metadata();
   const f = Math.sqrt(12e6 / (width * height));
-  return image.resize({ width: Math.round(width * f), height: Math.round(height * f), fit: 'fill' }).flatten({ background: '#ffffff' }).jpeg({ quality: 90 }).toBuffer();
+  return image
+    .resize({ width: Math.round(width * f), height: Math.round(height * f), fit: 'fill' })
+    .flatten({ background: '#ffffff' })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 const allSets: ImageSet[] = [
   { key: 'open-set', name: 'open-set identity photos (34 colour photos, 1 face each, 0.2-3.3 MP)', images: async () => openSetIdentities().map((p) => readFileSync(p)) },
   { key: '12mp', name: '12 MP: the 7 expression portraits enlarged to 4000x3000 JPEG', images: () => Promise.all(expressionImages().map((p) => enlarge(p, false))) },
   { key: '12mp-open-set', name: '12 MP: the open-set identity photos enlarged to 12 MP JPEG', images: () => Promise.all(openSetIdentities().map((p) => enlarge(p, true))) },
-  { key: 'crops', name: 'single-face fixtures (40 grey crops 150 px + 7 portraits)', images: async () => [...identityImages().map((i) => readFileSync(i.path)), ...expressionImages().map((p) => readFileSync(p))] },
+  {
+    key: 'crops',
+    name: 'single-face fixtures (40 grey crops 150 px + 7 portraits)',
+    images: async () => [...identityImages().map((i) => readFileSync(i.path)), ...expressionImages().map((p) => readFileSync(p))],
+  },
   { key: 'groups', name: 'group photos (5 photos, 22-23 faces)', images: async () => groupPhotos().map((g) => readFileSync(g.path)) },
 ];
 const wanted = values.sets?.split(',');
@@ -71,16 +83,25 @@ for (const workers of workerCounts) {
   const tasksPerWorker = config.face.pool.tasksPerWorker;
   const pool = await startFacePool({ ...config.face, pool: { workers, tasksPerWorker, maxQueued: 1000 } });
   if (workers === workerCounts[0]) {
-    const chosen = Object.entries(pool.sessions ?? {}).map(([model, c]) => `${model} ${c.level} (${Object.entries(c.probeMs).map(([l, ms]) => `${l} ${ms.toFixed(1)} ms`).join(', ')})`);
+    const chosen = Object.entries(pool.sessions ?? {}).map(
+      ([model, c]) =>
+        `${model} ${c.level} (${Object.entries(c.probeMs)
+          .map(([l, ms]) => `${l} ${ms.toFixed(1)} ms`)
+          .join(', ')})`,
+    );
     if (chosen.length > 0) console.log(`graph optimisation chosen by timing: ${chosen.join('; ')}`);
-    console.log(`workers | images/s | faces/s | cores busy | CPU ms/image | ${['decode', 'detect', 'align', 'embed'].map((s) => s.padEnd(11)).join(' | ')} | set (stages: mean / median ms per image)`);
+    console.log(
+      `workers | images/s | faces/s | cores busy | CPU ms/image | ${['decode', 'detect', 'align', 'embed'].map((s) => s.padEnd(11)).join(' | ')} | set (stages: mean / median ms per image)`,
+    );
   }
   for (const set of sets) {
     const list = images.get(set.key)!;
     await Promise.all(list.map((b) => pool.analyse(b, { embed: true }))); // warm-up pass
     const inFlight = workers * tasksPerWorker * 2;
     const timings: StageTimings[] = [];
-    let done = 0, faces = 0, next = 0;
+    let done = 0,
+      faces = 0,
+      next = 0;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const deadline = t0 + seconds * 1000;

@@ -27,7 +27,8 @@ describe('iou', () => {
   });
 
   test('is symmetric', () => {
-    const a = box(1, 2, 7, 9), b = box(4, -1, 6, 5);
+    const a = box(1, 2, 7, 9),
+      b = box(4, -1, 6, 5);
     assert.equal(iou(a, b), iou(b, a));
     // intersection x 4..8, y 2..4 = 8; union 63 + 30 − 8 = 85
     assert.equal(iou(a, b), 8 / 85);
@@ -44,33 +45,54 @@ describe('nms', () => {
   test('keeps the highest score of an overlapping group', () => {
     const items = [item('low', 0.6, box(1, 0, 10, 10)), item('high', 0.9, box(0, 0, 10, 10)), item('mid', 0.8, box(0, 1, 10, 10))];
     const kept = nms(items, 0.3);
-    assert.deepEqual(kept.map((k) => k.name), ['high']);
+    assert.deepEqual(
+      kept.map((k) => k.name),
+      ['high'],
+    );
   });
 
   test('keeps disjoint boxes, sorted by score', () => {
     const items = [item('a', 0.5, box(0, 0, 10, 10)), item('b', 0.9, box(100, 100, 10, 10)), item('c', 0.7, box(50, 0, 10, 10))];
-    assert.deepEqual(nms(items, 0.3).map((k) => k.name), ['b', 'c', 'a']);
+    assert.deepEqual(
+      nms(items, 0.3).map((k) => k.name),
+      ['b', 'c', 'a'],
+    );
   });
 
   test('respects the IoU threshold', () => {
     // IoU of the pair is 1/3
     const items = [item('first', 0.9, box(0, 0, 10, 10)), item('second', 0.8, box(5, 0, 10, 10))];
-    assert.deepEqual(nms(items, 0.3).map((k) => k.name), ['first']);
-    assert.deepEqual(nms(items, 0.4).map((k) => k.name), ['first', 'second']);
+    assert.deepEqual(
+      nms(items, 0.3).map((k) => k.name),
+      ['first'],
+    );
+    assert.deepEqual(
+      nms(items, 0.4).map((k) => k.name),
+      ['first', 'second'],
+    );
     // a box is suppressed only when its IoU is above the limit: equal to it is kept
-    assert.deepEqual(nms(items, 1 / 3).map((k) => k.name), ['first', 'second']);
+    assert.deepEqual(
+      nms(items, 1 / 3).map((k) => k.name),
+      ['first', 'second'],
+    );
   });
 
   test('a suppressed box does not suppress others (greedy against kept boxes only)', () => {
     // A overlaps B, B overlaps C, A and C are disjoint: A and C survive
     const items = [item('A', 0.9, box(0, 0, 10, 10)), item('B', 0.8, box(6, 0, 10, 10)), item('C', 0.7, box(12, 0, 10, 10))];
-    assert.deepEqual(nms(items, 0.2).map((k) => k.name), ['A', 'C']);
+    assert.deepEqual(
+      nms(items, 0.2).map((k) => k.name),
+      ['A', 'C'],
+    );
   });
 
   test('does not modify its input and handles an empty list', () => {
     const items = [item('a', 0.1, box(0, 0, 1, 1)), item('b', 0.9, box(5, 5, 1, 1))];
     nms(items, 0.5);
-    assert.deepEqual(items.map((k) => k.name), ['a', 'b']);
+    assert.deepEqual(
+      items.map((k) => k.name),
+      ['a', 'b'],
+    );
     assert.deepEqual(nms([], 0.5), []);
   });
 });
@@ -80,13 +102,25 @@ describe('scaleDetection', () => {
     const d: Detection = {
       box: box(10, 20, 30, 40),
       score: 0.75,
-      landmarks: [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]],
+      landmarks: [
+        [1, 2],
+        [3, 4],
+        [5, 6],
+        [7, 8],
+        [9, 10],
+      ],
     };
     const s = scaleDetection(d, 2.5);
     assert.deepEqual(s, {
       box: { x: 25, y: 50, w: 75, h: 100 },
       score: 0.75,
-      landmarks: [[2.5, 5], [7.5, 10], [12.5, 15], [17.5, 20], [22.5, 25]],
+      landmarks: [
+        [2.5, 5],
+        [7.5, 10],
+        [12.5, 15],
+        [17.5, 20],
+        [22.5, 25],
+      ],
     });
     assert.deepEqual(d.box, box(10, 20, 30, 40));
     assert.deepEqual(d.landmarks[0], [1, 2]);

@@ -8,26 +8,26 @@ function close(actual: number, expected: number, what: string, tol = 1e-9): void
 
 describe('decodeUltraface', () => {
   const options = { minScore: 0.6, nmsIou: 0.3 };
-  const W = ULTRAFACE_WIDTH, H = ULTRAFACE_HEIGHT;
+  const W = ULTRAFACE_WIDTH,
+    H = ULTRAFACE_HEIGHT;
 
   test('converts normalised corner boxes to pixels, thresholds on the face score, clips', () => {
     assert.equal(W, 320);
     assert.equal(H, 240);
     // [background, face] per anchor
     const scores = [
-      0.05, 0.95, // kept
-      0.6, 0.4, // below minScore
-      0.2, 0.8, // kept after clipping
-      0.1, 0.9, // degenerate after conversion (0.5 px wide): dropped
-      0.9, 0.1, // background: dropped
+      0.05,
+      0.95, // kept
+      0.6,
+      0.4, // below minScore
+      0.2,
+      0.8, // kept after clipping
+      0.1,
+      0.9, // degenerate after conversion (0.5 px wide): dropped
+      0.9,
+      0.1, // background: dropped
     ];
-    const boxes = [
-      0.125, 0.25, 0.375, 0.75,
-      0.5, 0.5, 0.75, 0.75,
-      -0.125, 0.875, 0.25, 1.25,
-      0.5, 0.5, 0.5 + 0.5 / 320, 0.75,
-      0, 0, 1, 1,
-    ];
+    const boxes = [0.125, 0.25, 0.375, 0.75, 0.5, 0.5, 0.75, 0.75, -0.125, 0.875, 0.25, 1.25, 0.5, 0.5, 0.5 + 0.5 / 320, 0.75, 0, 0, 1, 1];
     const found = decodeUltraface(scores, boxes, W, H, options);
     assert.deepEqual(found, [
       // 0.125·320 = 40, 0.25·240 = 60, 0.375·320 = 120, 0.75·240 = 180
@@ -90,7 +90,13 @@ describe('fiveFromSixtyEight', () => {
     });
     // exact values: left eye (23.4, 31.7), right eye (27, 33.5), nose (18, 29), mouth (32.4, 36.2) and (35.4, 37.7)
     const rounded = five.map((p) => p.map((v) => Math.round(v * 1e6) / 1e6));
-    assert.deepEqual(rounded, [[23.4, 31.7], [27, 33.5], [18, 29], [32.4, 36.2], [35.4, 37.7]]);
+    assert.deepEqual(rounded, [
+      [23.4, 31.7],
+      [27, 33.5],
+      [18, 29],
+      [32.4, 36.2],
+      [35.4, 37.7],
+    ]);
   });
 
   test('non-linear pattern: exactly the documented landmark indices are used', () => {
@@ -102,10 +108,7 @@ describe('fiveFromSixtyEight', () => {
     }
     const crop = { x: 0, y: 20, side: 60 };
     const at = (k: number): [number, number] => [crop.x + (k / 68) * crop.side, crop.y + ((k * k) / (68 * 68)) * crop.side];
-    const mean = (...ks: number[]): [number, number] => [
-      ks.reduce((s, k) => s + at(k)[0], 0) / ks.length,
-      ks.reduce((s, k) => s + at(k)[1], 0) / ks.length,
-    ];
+    const mean = (...ks: number[]): [number, number] => [ks.reduce((s, k) => s + at(k)[0], 0) / ks.length, ks.reduce((s, k) => s + at(k)[1], 0) / ks.length];
     const expected = [mean(37, 38, 40, 41), mean(43, 44, 46, 47), at(30), mean(48, 60), mean(54, 64)];
     const five = fiveFromSixtyEight(output, box);
     five.forEach((p, i) => {

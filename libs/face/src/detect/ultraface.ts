@@ -21,13 +21,7 @@ export function ultrafaceTensorData(resized: RgbImage): Float32Array {
  * UltraFace outputs: `scores` [1,N,2] (already softmax) and `boxes` [1,N,4] (already decoded,
  * corner form, normalised 0..1). Returns boxes in the pixels of an image of `width`x`height`.
  */
-export function decodeUltraface(
-  scores: ArrayLike<number>,
-  boxes: ArrayLike<number>,
-  width: number,
-  height: number,
-  options: DetectOptions,
-): { box: Box; score: number }[] {
+export function decodeUltraface(scores: ArrayLike<number>, boxes: ArrayLike<number>, width: number, height: number, options: DetectOptions): { box: Box; score: number }[] {
   const found: { box: Box; score: number }[] = [];
   const n = scores.length / 2;
   for (let i = 0; i < n; i++) {

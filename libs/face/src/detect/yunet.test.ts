@@ -20,7 +20,8 @@ describe('yunetInputSize', () => {
 describe('yunetTensorData', () => {
   test('BGR planes, NCHW, image top-left, zero padding right and bottom', () => {
     // 3x2 image, pixel (x, y) = RGB [10x+y+1, 100+10x+y, 200+10x+y]... distinct per channel
-    const width = 3, height = 2;
+    const width = 3,
+      height = 2;
     const data = new Uint8Array(width * height * 3);
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
@@ -137,7 +138,10 @@ describe('decodeYunet', () => {
       close(p[0], expected[k]![0]!, `landmark ${k} x`);
       close(p[1], expected[k]![1]!, `landmark ${k} y`);
     });
-    assert.deepEqual(d.landmarks[0].map((v) => Math.round(v * 1000) / 1000), [24.8, 17.6]);
+    assert.deepEqual(
+      d.landmarks[0].map((v) => Math.round(v * 1000) / 1000),
+      [24.8, 17.6],
+    );
   });
 
   test('score is sqrt(cls · obj) with both clamped to 0..1', () => {

@@ -68,8 +68,10 @@ describe('distance', () => {
     for (let trial = 0; trial < 10; trial++) {
       const ra = Array.from({ length: 16 }, rnd);
       const rb = Array.from({ length: 16 }, rnd);
-      const na = l2Normalise(ra), nb = l2Normalise(rb);
-      const ea = { embedding: na.embedding, norm: na.norm }, eb = { embedding: nb.embedding, norm: nb.norm };
+      const na = l2Normalise(ra),
+        nb = l2Normalise(rb);
+      const ea = { embedding: na.embedding, norm: na.norm },
+        eb = { embedding: nb.embedding, norm: nb.norm };
       const direct = Math.sqrt(ra.reduce((s, x, i) => s + (x - rb[i]!) ** 2, 0));
       close(distance('euclidean', ea, eb), direct, `euclidean ${trial}`, 1e-5);
       const l2 = Math.sqrt(na.embedding.reduce((s, x, i) => s + (x - nb.embedding[i]!) ** 2, 0));

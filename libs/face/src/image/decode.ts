@@ -92,8 +92,10 @@ export interface RgbRegion extends RgbImage {
  */
 export async function decodeRegion(inspected: InspectedImage, size: { width: number; height: number }, region: { x: number; y: number; w: number; h: number }): Promise<RgbRegion> {
   const { input, options } = inspected;
-  const left = Math.max(0, Math.floor(region.x)), top = Math.max(0, Math.floor(region.y));
-  const right = Math.min(size.width, Math.ceil(region.x + region.w)), bottom = Math.min(size.height, Math.ceil(region.y + region.h));
+  const left = Math.max(0, Math.floor(region.x)),
+    top = Math.max(0, Math.floor(region.y));
+  const right = Math.min(size.width, Math.ceil(region.x + region.w)),
+    bottom = Math.min(size.height, Math.ceil(region.y + region.h));
   if (right <= left || bottom <= top) return { data: new Uint8Array(0), width: 0, height: 0, left, top };
   try {
     const { data, info } = await sharp(input, options)
@@ -206,7 +208,8 @@ export async function resizeRgb(image: RgbImage, width: number, height: number):
 }
 
 const JPEG_QUALITY = 85;
-const rawInput = (image: RgbImage) => sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels: 3 } });
+const rawInput = (image: RgbImage) =>
+  sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels: 3 } });
 /** A fresh Uint8Array with its own buffer (transferable between threads; sharp may hand out pooled slices). */
 const own = (b: Buffer): Uint8Array => new Uint8Array(b);
 
@@ -217,8 +220,10 @@ export async function rgbToJpeg(image: RgbImage): Promise<Uint8Array> {
 
 /** A region of a packed RGB image as JPEG, shrunk (never enlarged) to `maxSide` on its long side. */
 export async function cropJpeg(image: RgbImage, region: { x: number; y: number; w: number; h: number }, maxSide: number): Promise<Uint8Array> {
-  const left = Math.max(0, Math.floor(region.x)), top = Math.max(0, Math.floor(region.y));
-  const width = Math.max(1, Math.min(image.width - left, Math.ceil(region.w))), height = Math.max(1, Math.min(image.height - top, Math.ceil(region.h)));
+  const left = Math.max(0, Math.floor(region.x)),
+    top = Math.max(0, Math.floor(region.y));
+  const width = Math.max(1, Math.min(image.width - left, Math.ceil(region.w))),
+    height = Math.max(1, Math.min(image.height - top, Math.ceil(region.h)));
   return own(
     await rawInput(image)
       .extract({ left, top, width, height })

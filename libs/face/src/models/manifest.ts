@@ -2,9 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError, ErrorCode, projectRoot } from '@facewatch/core';
 
-export type ModelSource =
-  | { type: 'url'; url: string; repository?: string; revision?: string; path?: string }
-  | { type: 'npm'; package: string; version: string; path: string };
+export type ModelSource = { type: 'url'; url: string; repository?: string; revision?: string; path?: string } | { type: 'npm'; package: string; version: string; path: string };
 
 export interface ModelEntry {
   name: string;

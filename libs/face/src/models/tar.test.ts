@@ -81,7 +81,10 @@ describe('extractFromTarGz', () => {
     const stored = parseInt(new TextDecoder().decode(h.subarray(148, 154)), 8);
     const copy = h.slice();
     copy.fill(32, 148, 156);
-    assert.equal(stored, copy.reduce((s, b) => s + b, 0));
+    assert.equal(
+      stored,
+      copy.reduce((s, b) => s + b, 0),
+    );
     assert.equal(new TextDecoder().decode(h.subarray(124, 136)), '00000000005\0');
   });
 
@@ -102,7 +105,12 @@ describe('extractFromTarGz', () => {
   });
 
   test('a missing path gives undefined', () => {
-    const tgz = gzipSync(tar([{ name: 'package/a.txt', data: text }, { name: 'package/b.bin', data: binary }]));
+    const tgz = gzipSync(
+      tar([
+        { name: 'package/a.txt', data: text },
+        { name: 'package/b.bin', data: binary },
+      ]),
+    );
     assert.equal(extractFromTarGz(tgz, 'package/c.txt'), undefined);
     assert.equal(extractFromTarGz(tgz, 'a.txt'), undefined);
     assert.equal(extractFromTarGz(tgz, 'package/a.tx'), undefined);
@@ -123,7 +131,12 @@ describe('extractFromTarGz', () => {
   });
 
   test('directories are skipped, not returned', () => {
-    const tgz = gzipSync(tar([{ name: 'package/', data: new Uint8Array(0), type: '5' }, { name: 'package/x', data: text }]));
+    const tgz = gzipSync(
+      tar([
+        { name: 'package/', data: new Uint8Array(0), type: '5' },
+        { name: 'package/x', data: text },
+      ]),
+    );
     assert.equal(extractFromTarGz(tgz, 'package/'), undefined);
     assert.deepEqual([...extractFromTarGz(tgz, 'package/x')!], [...text]);
   });

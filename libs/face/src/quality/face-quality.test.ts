@@ -6,7 +6,9 @@ import { edgeCut, estimatePose, eyeDistance, measureQuality, sharpness } from '.
 
 const move = (l: FiveLandmarks, f: (p: Point) => Point): FiveLandmarks => l.map((p) => f([p[0], p[1]])) as FiveLandmarks;
 const rotate = (l: FiveLandmarks, deg: number): FiveLandmarks => {
-  const r = (deg * Math.PI) / 180, c = Math.cos(r), s = Math.sin(r);
+  const r = (deg * Math.PI) / 180,
+    c = Math.cos(r),
+    s = Math.sin(r);
   return move(l, ([x, y]) => [x * c - y * s, x * s + y * c]);
 };
 
@@ -43,10 +45,21 @@ describe('edgeCut', () => {
   test('0 inside the image, the share outside when the face runs off an edge', () => {
     assert.equal(edgeCut(ARCFACE_TEMPLATE, 112, 112), 0);
     // landmark box x 38.3..73.5 widened by 8.8 on each side: 29.5..82.3; y 51.5..92.4 → 42.7..101.2
-    const cut = edgeCut(move(ARCFACE_TEMPLATE, ([x, y]) => [x - 50, y]), 112, 112);
+    const cut = edgeCut(
+      move(ARCFACE_TEMPLATE, ([x, y]) => [x - 50, y]),
+      112,
+      112,
+    );
     // x −20.5..32.3: 20.5 of 52.8 outside
     assert.ok(Math.abs(cut - 20.5 / 52.8) < 0.01, `cut ${cut}`);
-    assert.equal(edgeCut(move(ARCFACE_TEMPLATE, ([x, y]) => [x + 500, y]), 112, 112), 1);
+    assert.equal(
+      edgeCut(
+        move(ARCFACE_TEMPLATE, ([x, y]) => [x + 500, y]),
+        112,
+        112,
+      ),
+      1,
+    );
   });
 });
 
@@ -58,12 +71,12 @@ describe('sharpness', () => {
   };
 
   test('fine detail is sharp, a smooth ramp is not, a flat patch has none, and contrast does not matter', () => {
-    const checker = sharpness(face((x, y) => ((x >> 1) + (y >> 1)) % 2 ? 200 : 50));
+    const checker = sharpness(face((x, y) => (((x >> 1) + (y >> 1)) % 2 ? 200 : 50)));
     const ramp = sharpness(face((x) => 40 + x));
     assert.ok(checker > 1, `checker ${checker}`);
     assert.ok(ramp < 0.01, `ramp ${ramp}`);
     assert.equal(sharpness(face(() => 128)), 0);
-    const lowContrast = sharpness(face((x, y) => ((x >> 1) + (y >> 1)) % 2 ? 110 : 95));
+    const lowContrast = sharpness(face((x, y) => (((x >> 1) + (y >> 1)) % 2 ? 110 : 95)));
     assert.ok(Math.abs(lowContrast - checker) / checker < 0.05, `${lowContrast} vs ${checker}`);
   });
 });

@@ -47,7 +47,8 @@ export const eyeDistance = (l: FiveLandmarks): number => Math.hypot(l[1][0] - l[
  */
 export function estimatePose(l: FiveLandmarks): { yawDeg: number; pitchDeg: number; rollDeg: number } {
   const roll = Math.atan2(l[1][1] - l[0][1], l[1][0] - l[0][0]);
-  const c = Math.cos(-roll), s = Math.sin(-roll);
+  const c = Math.cos(-roll),
+    s = Math.sin(-roll);
   const [le, re, nose, ml, mr] = l.map(([x, y]): Point => [x * c - y * s, x * s + y * c]) as FiveLandmarks;
   const ied = re[0] - le[0];
   if (ied <= 0) return { yawDeg: 90, pitchDeg: 0, rollDeg: (roll * 180) / Math.PI };
@@ -64,9 +65,12 @@ export function estimatePose(l: FiveLandmarks): { yawDeg: number; pitchDeg: numb
 /** Share of the landmarks' box, widened by a quarter eye distance on every side, outside a width × height image. */
 export function edgeCut(l: FiveLandmarks, width: number, height: number): number {
   const margin = CORE_MARGIN * eyeDistance(l);
-  const xs = l.map((p) => p[0]), ys = l.map((p) => p[1]);
-  const x1 = Math.min(...xs) - margin, x2 = Math.max(...xs) + margin;
-  const y1 = Math.min(...ys) - margin, y2 = Math.max(...ys) + margin;
+  const xs = l.map((p) => p[0]),
+    ys = l.map((p) => p[1]);
+  const x1 = Math.min(...xs) - margin,
+    x2 = Math.max(...xs) + margin;
+  const y1 = Math.min(...ys) - margin,
+    y2 = Math.max(...ys) + margin;
   const area = (x2 - x1) * (y2 - y1);
   if (area <= 0) return 1;
   const inside = Math.max(0, Math.min(x2, width) - Math.max(x1, 0)) * Math.max(0, Math.min(y2, height) - Math.max(y1, 0));
@@ -83,12 +87,20 @@ export function sharpness(aligned: Uint8Array): number {
     const i = (y * n + x) * 3;
     return 0.299 * aligned[i]! + 0.587 * aligned[i + 1]! + 0.114 * aligned[i + 2]!;
   };
-  let lSum = 0, lSq = 0, gSum = 0, gSq = 0, count = 0;
+  let lSum = 0,
+    lSq = 0,
+    gSum = 0,
+    gSq = 0,
+    count = 0;
   for (let y = REGION.y1; y < REGION.y2; y++) {
     for (let x = REGION.x1; x < REGION.x2; x++) {
       const g = grey(x, y);
       const lap = grey(x - 1, y) + grey(x + 1, y) + grey(x, y - 1) + grey(x, y + 1) - 4 * g;
-      lSum += lap; lSq += lap * lap; gSum += g; gSq += g * g; count++;
+      lSum += lap;
+      lSq += lap * lap;
+      gSum += g;
+      gSq += g * g;
+      count++;
     }
   }
   const lapVar = lSq / count - (lSum / count) ** 2;

@@ -8,14 +8,15 @@ export function auc(genuine: readonly number[], impostor: readonly number[]): nu
   const all = [...genuine.map((d) => ({ d, g: 1 })), ...impostor.map((d) => ({ d, g: 0 }))].sort((a, b) => a.d - b.d);
   // Mann–Whitney U with average ranks for ties
   let rankSumGenuine = 0;
-  for (let i = 0; i < all.length; ) {
+  for (let i = 0; i < all.length;) {
     let j = i;
     while (j < all.length && all[j]!.d === all[i]!.d) j++;
     const avgRank = (i + 1 + j) / 2;
     for (let k = i; k < j; k++) if (all[k]!.g === 1) rankSumGenuine += avgRank;
     i = j;
   }
-  const n1 = genuine.length, n0 = impostor.length;
+  const n1 = genuine.length,
+    n0 = impostor.length;
   const u = rankSumGenuine - (n1 * (n1 + 1)) / 2;
   return 1 - u / (n1 * n0);
 }

@@ -118,7 +118,13 @@ export function openSetPhotos(): LabelledPhoto[] {
 export function openSetPeople(): { person: string; files: string[] }[] {
   const out: { person: string; files: string[] }[] = [];
   for (const dir of [join(fixturesDir(), 'identities'), join(openSetDir(), 'identities')]) {
-    for (const person of readdirSync(dir).sort()) out.push({ person, files: readdirSync(join(dir, person)).sort().map((f) => join(dir, person, f)) });
+    for (const person of readdirSync(dir).sort())
+      out.push({
+        person,
+        files: readdirSync(join(dir, person))
+          .sort()
+          .map((f) => join(dir, person, f)),
+      });
   }
   return out;
 }

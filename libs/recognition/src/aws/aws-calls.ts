@@ -67,7 +67,10 @@ export function toBackendError(err: unknown, operation: string): AppError {
   const e = (err ?? {}) as AwsLikeError;
   const name = e.name ?? 'Error';
   if (isTransientAwsError(err)) {
-    return new AppError(ErrorCode.BACKEND_UNAVAILABLE, `AWS ${operation} is unavailable or throttled (${name}); retry later`, { cause: err, details: { operation, aws_error: name } });
+    return new AppError(ErrorCode.BACKEND_UNAVAILABLE, `AWS ${operation} is unavailable or throttled (${name}); retry later`, {
+      cause: err,
+      details: { operation, aws_error: name },
+    });
   }
   switch (name) {
     case 'InvalidImageFormatException':
@@ -84,13 +87,7 @@ export function toBackendError(err: unknown, operation: string): AppError {
  * one, are thrown as AppErrors ({@link toBackendError}); `handle` may first turn an expected AWS
  * error into an answer (e.g. ResourceNotFoundException → undefined).
  */
-export async function callAws<T>(
-  operation: string,
-  policy: AwsRetryPolicy,
-  log: Logger,
-  call: () => Promise<T>,
-  handle?: (err: unknown) => { value: T } | undefined,
-): Promise<T> {
+export async function callAws<T>(operation: string, policy: AwsRetryPolicy, log: Logger, call: () => Promise<T>, handle?: (err: unknown) => { value: T } | undefined): Promise<T> {
   const sleep = policy.sleep ?? ((ms: number) => delay(ms));
   const random = policy.random ?? Math.random;
   for (let attempt = 1; ; attempt++) {

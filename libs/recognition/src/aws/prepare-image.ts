@@ -71,11 +71,7 @@ export async function prepareForRekognition(bytes: Uint8Array, limits: { maxByte
 }
 
 /** A region of an image, in its pixels, re-encoded as JPEG (for searching one face at a time). */
-export async function cropJpeg(
-  image: RawImage,
-  region: { left: number; top: number; width: number; height: number },
-  scale: number,
-): Promise<Uint8Array> {
+export async function cropJpeg(image: RawImage, region: { left: number; top: number; width: number; height: number }, scale: number): Promise<Uint8Array> {
   let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } }).extract(region);
   if (scale > 1) pipeline = pipeline.resize({ width: Math.round(region.width * scale), height: Math.round(region.height * scale), kernel: 'lanczos3' });
   const out = await pipeline.flatten({ background: '#ffffff' }).jpeg({ quality: 92 }).toBuffer();

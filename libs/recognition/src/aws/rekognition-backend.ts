@@ -154,7 +154,10 @@ export class RekognitionBackend implements FaceBackend {
     try {
       result = await this.options.collection.indexFaces(source, { externalImageId: reference.personId, maxFaces: 2, qualityFilter: this.options.config.qualityFilter });
     } catch (err) {
-      await this.options.references.delete([reference.key]).catch(() => undefined);
+      await this.options.references.delete([reference.key]).catch((deleteErr: unknown) => {
+        // the object stays behind as an orphan; the next reconcile lists it
+        this.log.warn({ err: deleteErr, key: reference.key }, 'could not delete the reference image of a face Rekognition did not index');
+      });
       if (err instanceof AppError && !err.retryable && err.code !== ErrorCode.BACKEND_FAILED) return { indexed: false, code: err.code, message: err.message };
       throw err;
     }
@@ -215,7 +218,8 @@ export class RekognitionBackend implements FaceBackend {
       this.log.warn({ faces: orphans.length }, 'deleted collection faces no watch-list person owns');
     }
     const missing = [...known].filter((id) => !seen.has(id));
-    if (missing.length > 0) this.log.error({ faces: missing.length, faceIds: missing.slice(0, 20) }, 'reference faces missing from the Rekognition collection; enrol those persons again');
+    if (missing.length > 0)
+      this.log.error({ faces: missing.length, faceIds: missing.slice(0, 20) }, 'reference faces missing from the Rekognition collection; enrol those persons again');
     return { added: 0, removed: orphans.length };
   }
 
@@ -290,7 +294,11 @@ function toFacialArea(face: RekognitionFace, width: number, height: number): Fac
 }
 
 /** The face's box with a margin, clamped to the image, and the factor that enlarges a small face. */
-export function cropRegion(box: { x: number; y: number; w: number; h: number }, width: number, height: number): [{ left: number; top: number; width: number; height: number }, number] {
+export function cropRegion(
+  box: { x: number; y: number; w: number; h: number },
+  width: number,
+  height: number,
+): [{ left: number; top: number; width: number; height: number }, number] {
   const left = Math.max(0, Math.floor(box.x - box.w * cropMargin));
   const top = Math.max(0, Math.floor(box.y - box.h * cropMargin));
   const right = Math.min(width, Math.ceil(box.x + box.w * (1 + cropMargin)));

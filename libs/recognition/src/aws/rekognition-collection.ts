@@ -91,7 +91,7 @@ const MAX_PAGE_SIZE = 4096;
 const MAX_SEARCH_FACES = 4096;
 const EXTERNAL_IMAGE_ID = /^[a-zA-Z0-9_.\-:]+$/;
 const EXTERNAL_IMAGE_ID_MAX = 255;
-const COLLECTION_ID = /^[a-zA-Z0-9_.\-]+$/;
+const COLLECTION_ID = /^[a-zA-Z0-9_.-]+$/;
 const FACE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const landmarkNames: ReadonlySet<string> = new Set<RekognitionLandmarkName>(['eyeLeft', 'eyeRight', 'nose', 'mouthLeft', 'mouthRight']);
 
@@ -143,9 +143,7 @@ export class RekognitionCollection {
   /** DetectFaces with Attributes ['DEFAULT']; faces in the order returned. */
   async detectFaces(image: RekognitionImage): Promise<RekognitionFace[]> {
     const Image = toAwsImage(image);
-    const out = await callAws('rekognition:DetectFaces', this.retry, this.log, () =>
-      this.client.send(new DetectFacesCommand({ Image, Attributes: ['DEFAULT'] })),
-    );
+    const out = await callAws('rekognition:DetectFaces', this.retry, this.log, () => this.client.send(new DetectFacesCommand({ Image, Attributes: ['DEFAULT'] })));
     return (out.FaceDetails ?? []).map((detail, i) => toFace(detail, `DetectFaces FaceDetails[${i}]`));
   }
 
@@ -197,10 +195,7 @@ export class RekognitionCollection {
   }
 
   /** IndexFaces with ExternalImageId, MaxFaces, QualityFilter and DetectionAttributes ['DEFAULT']. */
-  async indexFaces(
-    image: RekognitionImage,
-    options: { externalImageId: string; maxFaces?: number; qualityFilter: RekognitionQualityFilter },
-  ): Promise<RekognitionIndexResult> {
+  async indexFaces(image: RekognitionImage, options: { externalImageId: string; maxFaces?: number; qualityFilter: RekognitionQualityFilter }): Promise<RekognitionIndexResult> {
     const { externalImageId, maxFaces, qualityFilter } = options;
     checkExternalImageId(externalImageId);
     if (maxFaces !== undefined) checkCount('maxFaces', maxFaces, Number.MAX_SAFE_INTEGER);
@@ -267,10 +262,7 @@ export class RekognitionCollection {
       for (const id of out.DeletedFaces ?? []) deleted.push(requireString(id, 'DeleteFaces DeletedFaces[]'));
       const failed = out.UnsuccessfulFaceDeletions ?? [];
       if (failed.length > 0) {
-        this.log.warn(
-          { failed: failed.length, sample: failed.slice(0, 5).map((f) => ({ faceId: f.FaceId, reasons: f.Reasons })) },
-          'Rekognition did not delete some faces',
-        );
+        this.log.warn({ failed: failed.length, sample: failed.slice(0, 5).map((f) => ({ faceId: f.FaceId, reasons: f.Reasons })) }, 'Rekognition did not delete some faces');
       }
     }
     return deleted;
@@ -346,10 +338,7 @@ function toAwsImage(image: RekognitionImage): Image {
 
 function checkExternalImageId(id: string): void {
   if (typeof id !== 'string' || id.length > EXTERNAL_IMAGE_ID_MAX || !EXTERNAL_IMAGE_ID.test(id)) {
-    throw new AppError(
-      ErrorCode.INVALID_ARGUMENT,
-      `invalid Rekognition ExternalImageId ${JSON.stringify(id)}: 1-${EXTERNAL_IMAGE_ID_MAX} characters of [a-zA-Z0-9_.-:]`,
-    );
+    throw new AppError(ErrorCode.INVALID_ARGUMENT, `invalid Rekognition ExternalImageId ${JSON.stringify(id)}: 1-${EXTERNAL_IMAGE_ID_MAX} characters of [a-zA-Z0-9_.-:]`);
   }
 }
 

@@ -1,13 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type ListObjectsV2CommandOutput,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import { AppError, ErrorCode, type Logger } from '@facewatch/core';
 import { callAws, type AwsRetryPolicy } from './aws-calls.js';
 
@@ -196,16 +188,17 @@ export class S3ReferenceStore {
     for (let i = 0; i < objectKeys.length; i += DELETE_BATCH) {
       const batch = objectKeys.slice(i, i + DELETE_BATCH);
       const out = await callAws('s3:DeleteObjects', this.retry, this.log, () =>
-        this.client.send(
-          new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
-        ),
+        this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
       );
       for (const e of out.Errors ?? []) {
         failures.push({ key: (e.Key ?? '').slice(this.prefix.length), code: e.Code ?? 'Unknown', message: e.Message ?? '' });
       }
     }
     if (failures.length > 0) {
-      const shown = failures.slice(0, 5).map((f) => `${f.key} (${f.code})`).join(', ');
+      const shown = failures
+        .slice(0, 5)
+        .map((f) => `${f.key} (${f.code})`)
+        .join(', ');
       throw new AppError(
         ErrorCode.BACKEND_FAILED,
         `AWS s3:DeleteObjects could not delete ${failures.length} of ${objectKeys.length} objects in bucket '${this.bucket}': ${shown}${failures.length > 5 ? ', ...' : ''}`,
@@ -221,8 +214,7 @@ function stripTrailingSlash(folder: string): string {
 
 /** A key (or folder) relative to the prefix: 'a/b.jpg'; never '/a', 'a//b', './a', 'a/../b'. */
 function checkKey(key: string, what: 'key' | 'folder'): string {
-  const invalid = (why: string): AppError =>
-    new AppError(ErrorCode.INVALID_ARGUMENT, `invalid S3 reference ${what} '${key}': ${why}`, { details: { [what]: key } });
+  const invalid = (why: string): AppError => new AppError(ErrorCode.INVALID_ARGUMENT, `invalid S3 reference ${what} '${key}': ${why}`, { details: { [what]: key } });
   if (typeof key !== 'string' || key === '') throw invalid('it is empty');
   if (key.startsWith('/')) throw invalid("it starts with '/'");
   if (/[\u0000-\u001f\u007f\\]/.test(key)) throw invalid('it contains a control character or a backslash');

@@ -24,7 +24,10 @@ const log = createLogger({ level: 'silent' });
 
 const enlarge = (path: string) => sharp(readFileSync(path)).resize({ width: 4000, height: 3000, fit: 'fill' }).jpeg({ quality: 95 }).toBuffer();
 const sets = [
-  { name: 'single-face fixtures (40 crops 150 px PNG + 7 portraits JPEG)', images: [...identityImages().map((i) => readFileSync(i.path)), ...expressionImages().map((p) => readFileSync(p))] },
+  {
+    name: 'single-face fixtures (40 crops 150 px PNG + 7 portraits JPEG)',
+    images: [...identityImages().map((i) => readFileSync(i.path)), ...expressionImages().map((p) => readFileSync(p))],
+  },
   { name: 'single-face 12 MP JPEGs (portraits enlarged to 4000x3000, q95: over 5 MB are re-encoded)', images: await Promise.all(expressionImages().map(enlarge)) },
   { name: 'group photos (5 photos, 22-23 faces)', images: groupPhotos().map((g) => readFileSync(g.path)) },
 ];
@@ -36,7 +39,11 @@ const key = (bytes: Uint8Array) => createHash('sha1').update(bytes).digest('hex'
 for (const set of sets) {
   for (const image of set.images) {
     const r = await pool.analyse(image, { embed: false });
-    const details = r.faces.map((f) => ({ BoundingBox: { Left: f.box.x / r.width, Top: f.box.y / r.height, Width: f.box.w / r.width, Height: f.box.h / r.height }, Confidence: f.score * 100, Landmarks: [] }));
+    const details = r.faces.map((f) => ({
+      BoundingBox: { Left: f.box.x / r.width, Top: f.box.y / r.height, Width: f.box.w / r.width, Height: f.box.h / r.height },
+      Confidence: f.score * 100,
+      Landmarks: [],
+    }));
     detailsByImage.set(key(image), details);
   }
 }
@@ -56,13 +63,27 @@ rekognition.on(DetectFacesCommand).callsFake(async (input: { Image: { Bytes: Uin
 });
 rekognition.on(SearchFacesByImageCommand).callsFake(async () => {
   searchCalls++;
-  return { SearchedFaceBoundingBox: { Left: 0.2, Top: 0.2, Width: 0.6, Height: 0.6 }, SearchedFaceConfidence: 99.9, FaceMatches: [{ Similarity: 97.1, Face: { FaceId: randomUUID(), Confidence: 99.9 } }] };
+  return {
+    SearchedFaceBoundingBox: { Left: 0.2, Top: 0.2, Width: 0.6, Height: 0.6 },
+    SearchedFaceConfidence: 99.9,
+    FaceMatches: [{ Similarity: 97.1, Face: { FaceId: randomUUID(), Confidence: 99.9 } }],
+  };
 });
 const references = { check: async () => undefined } as unknown as S3ReferenceStore;
 const backend = await RekognitionBackend.open({
   collection: new RekognitionCollection({ client, collectionId: 'bench', log, retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }),
   references,
-  config: { region: 'us-east-1', collectionId: 'bench', bucket: 'bench', s3Prefix: '', s3Endpoint: undefined, rekognitionEndpoint: undefined, faceMatchThreshold: 80, qualityFilter: 'AUTO', maxAttempts: 1 },
+  config: {
+    region: 'us-east-1',
+    collectionId: 'bench',
+    bucket: 'bench',
+    s3Prefix: '',
+    s3Endpoint: undefined,
+    rekognitionEndpoint: undefined,
+    faceMatchThreshold: 80,
+    qualityFilter: 'AUTO',
+    maxAttempts: 1,
+  },
   limits: { maxBytes: config.face.decode.maxBytes, maxPixels: config.face.decode.maxPixels },
   log,
 });

@@ -30,7 +30,10 @@ describe('scoreSamples', () => {
     // a1, a2 vs b; b vs a; the stranger vs a and b
     assert.equal(impostor.length, 5);
     assert.ok(Math.abs(impostor[2]! - (0 + 0.2 / Math.hypot(1, 0.2)) / 2) < 1e-6, 'b against a: the mean of its two similarities');
-    assert.deepEqual(impostor.slice(3).map((s) => Math.abs(s) < 1e-6), [true, true]);
+    assert.deepEqual(
+      impostor.slice(3).map((s) => Math.abs(s) < 1e-6),
+      [true, true],
+    );
   });
 });
 
@@ -65,7 +68,16 @@ describe('calibrate', () => {
       }),
     }));
     const strangers = Array.from({ length: 10 }, (_, s) => unit(...new Array(16).fill(0).map((_, d) => Math.cos((s + 7) * (d + 3)))));
-    const result = calibrate({ model: 'm@1', people, strangers, k: 3, targets: { match_false_alert_rate: 0.001, review_false_alert_rate: 0.02 }, minMargin: 0.1, source: 'test', now: new Date(0) });
+    const result = calibrate({
+      model: 'm@1',
+      people,
+      strangers,
+      k: 3,
+      targets: { match_false_alert_rate: 0.001, review_false_alert_rate: 0.02 },
+      minMargin: 0.1,
+      source: 'test',
+      now: new Date(0),
+    });
     assert.ok(DecisionParamsSchema.safeParse(result.params).success);
     assert.equal(result.params.fitted.people, 6);
     assert.equal(result.params.fitted.reference_faces, 18);
@@ -73,17 +85,27 @@ describe('calibrate', () => {
     assert.equal(result.params.fitted.genuine_scores, 18);
     assert.equal(result.params.fitted.impostor_scores, 18 * 5 + 10 * 6);
     const tmr = result.params.roc.map((r) => r.true_match_rate);
-    assert.deepEqual(tmr, [...tmr].sort((a, b) => b - a), 'non-increasing');
+    assert.deepEqual(
+      tmr,
+      [...tmr].sort((a, b) => b - a),
+      'non-increasing',
+    );
     assert.ok(result.warnings.some((w) => /impostor scores/.test(w)));
   });
 
   test('a "stranger" who is one of the people is pointed out', () => {
-    const people = Array.from({ length: 3 }, (_, p) => ({ id: `p${p}`, embeddings: Array.from({ length: 4 }, (_, i) => unit(...[0, 1, 2, 3].map((d) => (d === p ? 5 : 0) + Math.sin(d + i)))) }));
+    const people = Array.from({ length: 3 }, (_, p) => ({
+      id: `p${p}`,
+      embeddings: Array.from({ length: 4 }, (_, i) => unit(...[0, 1, 2, 3].map((d) => (d === p ? 5 : 0) + Math.sin(d + i)))),
+    }));
     const targets = { match_false_alert_rate: 0.001, review_false_alert_rate: 0.02 };
     const clean = calibrate({ model: 'm', people, strangers: [unit(0, 0, 0, 1)], k: 3, targets, minMargin: 0.1, source: 'test' });
     assert.ok(!clean.warnings.some((w) => /score like/.test(w)), clean.warnings.join());
     const mixed = calibrate({ model: 'm', people, strangers: [unit(0, 0, 0, 1), people[1]!.embeddings[0]!], k: 3, targets, minMargin: 0.1, source: 'test' });
-    assert.ok(mixed.warnings.some((w) => /^1 stranger face\(s\) score like/.test(w)), mixed.warnings.join());
+    assert.ok(
+      mixed.warnings.some((w) => /^1 stranger face\(s\) score like/.test(w)),
+      mixed.warnings.join(),
+    );
   });
 
   test('rocPoints: thresholds from the tail, true-match rate from the genuine scores', () => {

@@ -32,14 +32,33 @@ export function scoreSamples(people: readonly CalibrationPerson[], strangers: re
   for (const person of people) {
     for (const [i, probe] of person.embeddings.entries()) {
       const others = person.embeddings.filter((_, j) => j !== i);
-      if (others.length > 0) genuine.push(topKMean(others.map((r) => similarity(probe, r)), k));
+      if (others.length > 0)
+        genuine.push(
+          topKMean(
+            others.map((r) => similarity(probe, r)),
+            k,
+          ),
+        );
       for (const other of people) {
-        if (other !== person && other.embeddings.length > 0) impostor.push(topKMean(other.embeddings.map((r) => similarity(probe, r)), k));
+        if (other !== person && other.embeddings.length > 0)
+          impostor.push(
+            topKMean(
+              other.embeddings.map((r) => similarity(probe, r)),
+              k,
+            ),
+          );
       }
     }
   }
   for (const probe of strangers) {
-    for (const person of people) if (person.embeddings.length > 0) impostor.push(topKMean(person.embeddings.map((r) => similarity(probe, r)), k));
+    for (const person of people)
+      if (person.embeddings.length > 0)
+        impostor.push(
+          topKMean(
+            person.embeddings.map((r) => similarity(probe, r)),
+            k,
+          ),
+        );
   }
   return { genuine, impostor };
 }
@@ -108,8 +127,18 @@ export function calibrate(input: CalibrationInput): Calibration {
   // a stranger who scores like the people themselves is probably one of them (or their photo is in both folders)
   if (genuine.length >= 5 && input.strangers.length > 0) {
     const low = [...genuine].sort((a, b) => a - b)[Math.floor(genuine.length * 0.1)]!;
-    const lookalikes = input.strangers.filter((s) => input.people.some((p) => p.embeddings.length > 0 && topKMean(p.embeddings.map((r) => similarity(s, r)), input.k) >= low)).length;
-    if (lookalikes > 0) warnings.push(`${lookalikes} stranger face(s) score like the people's own references (≥ ${low.toFixed(3)}): are some strangers on the list? They inflate the thresholds`);
+    const lookalikes = input.strangers.filter((s) =>
+      input.people.some(
+        (p) =>
+          p.embeddings.length > 0 &&
+          topKMean(
+            p.embeddings.map((r) => similarity(s, r)),
+            input.k,
+          ) >= low,
+      ),
+    ).length;
+    if (lookalikes > 0)
+      warnings.push(`${lookalikes} stranger face(s) score like the people's own references (≥ ${low.toFixed(3)}): are some strangers on the list? They inflate the thresholds`);
   }
   const tail = fitImpostorTail(impostor);
   const check = [1e-2, 1e-3].map((rate) => {

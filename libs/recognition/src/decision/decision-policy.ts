@@ -14,7 +14,11 @@ export class DecisionPolicy {
   constructor(
     readonly params: DecisionParams,
     readonly gates: GateLimits,
-    overrides: Pick<DecisionConfig, 'matchFalseAlertRate' | 'reviewFalseAlertRate' | 'minMargin'> = { matchFalseAlertRate: undefined, reviewFalseAlertRate: undefined, minMargin: undefined },
+    overrides: Pick<DecisionConfig, 'matchFalseAlertRate' | 'reviewFalseAlertRate' | 'minMargin'> = {
+      matchFalseAlertRate: undefined,
+      reviewFalseAlertRate: undefined,
+      minMargin: undefined,
+    },
   ) {
     const match = overrides.matchFalseAlertRate ?? params.targets.match_false_alert_rate;
     const review = Math.max(match, overrides.reviewFalseAlertRate ?? params.targets.review_false_alert_rate);

@@ -57,7 +57,10 @@ describe('quality gates', () => {
   test('limits themselves pass; measurements a backend lacks pass; several failures are all listed', () => {
     assert.deepEqual(failedGates({ ...good, eyeDistancePx: 16, yawDeg: 50, edgeCut: 0.1 }, gates), []);
     assert.deepEqual(failedGates({ detectionScore: 0.9 }, gates), []);
-    assert.deepEqual(failedGates({ ...good, eyeDistancePx: 10, sharpness: 0.001 }, gates).map((g) => g.gate), ['eye_distance', 'sharpness']);
+    assert.deepEqual(
+      failedGates({ ...good, eyeDistancePx: 10, sharpness: 0.001 }, gates).map((g) => g.gate),
+      ['eye_distance', 'sharpness'],
+    );
   });
 });
 
@@ -92,7 +95,10 @@ describe('decideFace', () => {
   });
 
   test('above the match threshold and clear of the runner-up: match, confidence = 1 − false-alert rate', () => {
-    const d = decide([{ personId: 'p1', score: 0.6 }, { personId: 'p2', score: 0.3 }]);
+    const d = decide([
+      { personId: 'p1', score: 0.6 },
+      { personId: 'p2', score: 0.3 },
+    ]);
     assert.equal(d.decision, 'match');
     assert.equal(d.reason, 'match_threshold');
     assert.equal(d.personId, 'p1');
@@ -101,10 +107,24 @@ describe('decideFace', () => {
   });
 
   test('a runner-up within the margin makes a match-level score ambiguous: review', () => {
-    const d = decide([{ personId: 'p1', score: 0.6 }, { personId: 'p2', score: 0.55 }]);
+    const d = decide([
+      { personId: 'p1', score: 0.6 },
+      { personId: 'p2', score: 0.55 },
+    ]);
     assert.equal(d.decision, 'review');
     assert.equal(d.reason, 'ambiguous');
-    assert.equal(decide([{ personId: 'p1', score: 0.6 }, { personId: 'p2', score: 0.55 }], [], 0.04).decision, 'match', 'a smaller margin lets it through');
+    assert.equal(
+      decide(
+        [
+          { personId: 'p1', score: 0.6 },
+          { personId: 'p2', score: 0.55 },
+        ],
+        [],
+        0.04,
+      ).decision,
+      'match',
+      'a smaller margin lets it through',
+    );
   });
 
   test('a failed gate is never an alert: a match-level score goes to review, a low one stays unknown', () => {

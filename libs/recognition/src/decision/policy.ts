@@ -168,7 +168,17 @@ export function decideFace(input: {
   const { persons, gates, thresholds, params, minMargin } = input;
   const best = persons[0];
   const t = { match: round(thresholds.match), review: round(thresholds.review) };
-  if (!best) return { decision: 'unknown', reason: DecisionReason.noCandidates, detail: 'nobody on the watch-list to compare with', personId: null, score: null, confidence: null, thresholds: t, gates: [...gates] };
+  if (!best)
+    return {
+      decision: 'unknown',
+      reason: DecisionReason.noCandidates,
+      detail: 'nobody on the watch-list to compare with',
+      personId: null,
+      score: null,
+      confidence: null,
+      thresholds: t,
+      gates: [...gates],
+    };
   const score = best.score;
   const confidence = round(1 - falseAlertRate(params, score, thresholds.people), 6);
   const common = { personId: best.personId, score: round(score), confidence, thresholds: t, gates: [...gates] };
@@ -177,7 +187,12 @@ export function decideFace(input: {
     return { ...common, decision: 'unknown', reason: DecisionReason.belowReview, detail: `score ${s} < review threshold ${t.review}` };
   }
   if (gates.length > 0) {
-    return { ...common, decision: 'review', reason: DecisionReason.qualityGate, detail: `score ${s} ≥ review threshold ${t.review}, but ${gates.map((g) => g.message).join('; ')}` };
+    return {
+      ...common,
+      decision: 'review',
+      reason: DecisionReason.qualityGate,
+      detail: `score ${s} ≥ review threshold ${t.review}, but ${gates.map((g) => g.message).join('; ')}`,
+    };
   }
   if (score >= thresholds.match) {
     const second = persons[1];
@@ -203,7 +218,13 @@ export function decideByDistance(input: { nearestDistance: number | null; person
   const { nearestDistance, personId, maxDistance, gates } = input;
   const common = { personId, score: null, confidence: null, thresholds: null, gates: [...gates] };
   if (nearestDistance === null || nearestDistance > maxDistance) {
-    return { ...common, personId: null, decision: 'unknown', reason: DecisionReason.distanceThreshold, detail: nearestDistance === null ? `no reference within distance ${maxDistance}` : `nearest reference at distance ${round(nearestDistance)} > ${maxDistance}` };
+    return {
+      ...common,
+      personId: null,
+      decision: 'unknown',
+      reason: DecisionReason.distanceThreshold,
+      detail: nearestDistance === null ? `no reference within distance ${maxDistance}` : `nearest reference at distance ${round(nearestDistance)} > ${maxDistance}`,
+    };
   }
   const detail = `nearest reference at distance ${round(nearestDistance)} ≤ ${maxDistance}`;
   if (gates.length > 0) return { ...common, decision: 'review', reason: DecisionReason.qualityGate, detail: `${detail}, but ${gates.map((g) => g.message).join('; ')}` };

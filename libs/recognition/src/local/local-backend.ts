@@ -2,7 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { AppError, ErrorCode, metrics, provideGauge, resolveMatchOptions, toAppError, type FaceConfig, type MatchOptions, type QualityGates } from '@facewatch/core';
 import type { ReferenceFace, Store, VectorIndex } from '@facewatch/db';
 import { defaultMaxDistance, distance, embeddingKey, toFacialArea, type AnalyseOptions, type AnalysedFace, type AnalyseResult, type PoolStats } from '@facewatch/face';
-import type { BackendOptions, DetectedImage, EmbeddedImage, FaceBackend, FaceCandidate, IndexOutcome, PersonCandidate, ReferenceInput, SearchedFace, SearchedImage, SearchOptions } from '../backend.js';
+import type {
+  BackendOptions,
+  DetectedImage,
+  EmbeddedImage,
+  FaceBackend,
+  FaceCandidate,
+  IndexOutcome,
+  PersonCandidate,
+  ReferenceInput,
+  SearchedFace,
+  SearchedImage,
+  SearchOptions,
+} from '../backend.js';
 import { similarity, topKMean } from '../decision/calibrate.js';
 import { failedGates } from '../decision/policy.js';
 
@@ -77,7 +89,13 @@ export class LocalBackend implements FaceBackend {
   async search(bytes: Uint8Array, options: SearchOptions): Promise<SearchedImage> {
     const result = await this.options.faces.analyse(bytes, { detector: options.detector as AnalyseOptions['detector'], embed: true, evidence: true });
     const { decodeMs, detectMs, alignMs, embedMs } = result.timings;
-    for (const [stage, ms] of [['decode', decodeMs], ['detect', detectMs], ['align', alignMs], ['embed', embedMs]] as const) metrics.stageSeconds.observe({ stage }, ms / 1000);
+    for (const [stage, ms] of [
+      ['decode', decodeMs],
+      ['detect', detectMs],
+      ['align', alignMs],
+      ['embed', embedMs],
+    ] as const)
+      metrics.stageSeconds.observe({ stage }, ms / 1000);
     const searchEnd = metrics.stageSeconds.startTimer({ stage: 'search' });
     const index = await this.index(this.referenceModel);
     const faces: SearchedFace[] = [];
@@ -221,4 +239,3 @@ export class LocalBackend implements FaceBackend {
 
 const round4 = (v: number): number => Number(v.toFixed(4));
 const round6 = (v: number): number => Number(v.toFixed(6));
-

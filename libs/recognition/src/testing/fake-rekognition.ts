@@ -163,12 +163,14 @@ function cosineDistance(a: Float32Array, b: Float32Array): number {
  * nose sits from the eyes' midpoint, pitch from where the nose sits between eyes and mouth.
  */
 function estimatePose(eyeL: [number, number], eyeR: [number, number], nose: [number, number], mouthL: [number, number], mouthR: [number, number]): Pose {
-  const dx = eyeR[0] - eyeL[0], dy = eyeR[1] - eyeL[1];
+  const dx = eyeR[0] - eyeL[0],
+    dy = eyeR[1] - eyeL[1];
   const eyeDist = Math.hypot(dx, dy) || 1;
   const roll = Math.atan2(dy, dx);
   // nose relative to the eye midpoint, in the face's own (roll-corrected) frame
   const mid: [number, number] = [(eyeL[0] + eyeR[0]) / 2, (eyeL[1] + eyeR[1]) / 2];
-  const cos = Math.cos(-roll), sin = Math.sin(-roll);
+  const cos = Math.cos(-roll),
+    sin = Math.sin(-roll);
   const rot = (p: [number, number]): [number, number] => [(p[0] - mid[0]) * cos - (p[1] - mid[1]) * sin, (p[0] - mid[0]) * sin + (p[1] - mid[1]) * cos];
   const n = rot(nose);
   const m = rot([(mouthL[0] + mouthR[0]) / 2, (mouthL[1] + mouthR[1]) / 2]);
@@ -190,13 +192,22 @@ async function measureQuality(bytes: Uint8Array, width: number, height: number, 
     .greyscale()
     .raw()
     .toBuffer({ resolveWithObject: true });
-  const W = info.width, H = info.height, C = info.channels;
-  const sx = W / width, sy = H / height;
+  const W = info.width,
+    H = info.height,
+    C = info.channels;
+  const sx = W / width,
+    sy = H / height;
   const at = (x: number, y: number): number => data[(y * W + x) * C]!;
   return boxes.map((b) => {
-    const x0 = clamp(Math.floor(b.x * sx), 0, W - 1), x1 = clamp(Math.ceil((b.x + b.w) * sx), x0 + 1, W);
-    const y0 = clamp(Math.floor(b.y * sy), 0, H - 1), y1 = clamp(Math.ceil((b.y + b.h) * sy), y0 + 1, H);
-    let sum = 0, count = 0, lapSum = 0, lapSq = 0, lapCount = 0;
+    const x0 = clamp(Math.floor(b.x * sx), 0, W - 1),
+      x1 = clamp(Math.ceil((b.x + b.w) * sx), x0 + 1, W);
+    const y0 = clamp(Math.floor(b.y * sy), 0, H - 1),
+      y1 = clamp(Math.ceil((b.y + b.h) * sy), y0 + 1, H);
+    let sum = 0,
+      count = 0,
+      lapSum = 0,
+      lapSq = 0,
+      lapCount = 0;
     for (let y = y0; y < y1; y++) {
       for (let x = x0; x < x1; x++) {
         const v = at(x, y);
@@ -295,7 +306,12 @@ function createFakeCore(options: FakeRekognitionOptions): FakeCore {
     }
     const { width, height } = result;
     const faces = [...result.faces].sort((a, b) => b.box.w * b.box.h - a.box.w * a.box.h);
-    const quality = await measureQuality(bytes, width, height, faces.map((f) => f.box));
+    const quality = await measureQuality(
+      bytes,
+      width,
+      height,
+      faces.map((f) => f.box),
+    );
     return faces.map((f, i) => {
       const box: BoundingBox = { Width: f.box.w / width, Height: f.box.h / height, Left: f.box.x / width, Top: f.box.y / height };
       const [p0, p1, nose, p3, p4] = f.landmarks as [number, number][];
@@ -323,7 +339,8 @@ function createFakeCore(options: FakeRekognitionOptions): FakeCore {
   const passesQuality = (f: DetectedFace, filter: string): boolean => filter === 'NONE' || f.minSidePx >= MIN_FACE_SIDE_PX;
   const intIn = (value: unknown, name: string, lo: number, hi: number, fallback: number): number => {
     if (value === undefined) return fallback;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < lo || value > hi) throw awsError(InvalidParameterException, `${name} must be an integer from ${lo} to ${hi}`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < lo || value > hi)
+      throw awsError(InvalidParameterException, `${name} must be an integer from ${lo} to ${hi}`);
     return value;
   };
   const faceOut = (s: StoredFace): Face => ({ ...s.face, BoundingBox: { ...s.face.BoundingBox } });
@@ -435,7 +452,10 @@ function createFakeCore(options: FakeRekognitionOptions): FakeCore {
       const source = (await detect(await imageBytes(input['SourceImage'] as Image | undefined), true)).find((f) => passesQuality(f, filter));
       if (!source) throw awsError(InvalidParameterException, 'There are no faces in the source image. Should be at least 1.');
       const targets = (await detect(await imageBytes(input['TargetImage'] as Image | undefined), true)).filter((f) => passesQuality(f, filter));
-      const compared = targets.map((t) => ({ Similarity: fakeSimilarity(cosineDistance(source.source.embedding!, t.source.embedding!)), Face: { BoundingBox: { ...t.box }, Confidence: t.detail.Confidence } }));
+      const compared = targets.map((t) => ({
+        Similarity: fakeSimilarity(cosineDistance(source.source.embedding!, t.source.embedding!)),
+        Face: { BoundingBox: { ...t.box }, Confidence: t.detail.Confidence },
+      }));
       return {
         SourceImageFace: { BoundingBox: { ...source.box }, Confidence: source.detail.Confidence },
         FaceMatches: compared.filter((m) => m.Similarity >= threshold).sort((a, b) => b.Similarity - a.Similarity),
@@ -553,7 +573,8 @@ export async function serveFakeRekognition(options: FakeRekognitionOptions, list
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID() }).end(text);
       };
       const target = String(req.headers['x-amz-target'] ?? '');
-      if (req.method !== 'POST' || !target.startsWith('RekognitionService.')) return answer(400, { __type: 'UnknownOperationException', Message: `no operation in X-Amz-Target "${target}"` });
+      if (req.method !== 'POST' || !target.startsWith('RekognitionService.'))
+        return answer(400, { __type: 'UnknownOperationException', Message: `no operation in X-Amz-Target "${target}"` });
       let input: Record<string, unknown>;
       try {
         input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;

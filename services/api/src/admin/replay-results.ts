@@ -117,7 +117,9 @@ export async function replayResults(store: Store, policy: DecisionPolicy, settin
 function searchedFace(face: FaceRecord): SearchedFace {
   const candidates = face.candidates.map((c) => ({ faceId: c.reference_face_id ?? `${c.person_id}:${c.identity}`, distance: c.distance })).sort((a, b) => a.distance - b.distance);
   const persons = face.candidates.every((c) => c.score !== null)
-    ? face.candidates.map((c) => ({ personId: c.person_id, score: c.score!, nearest: { faceId: c.reference_face_id ?? '', distance: c.distance } })).sort((a, b) => b.score - a.score)
+    ? face.candidates
+        .map((c) => ({ personId: c.person_id, score: c.score!, nearest: { faceId: c.reference_face_id ?? '', distance: c.distance } }))
+        .sort((a, b) => b.score - a.score)
     : undefined;
   const q = face.quality;
   return {
@@ -125,9 +127,7 @@ function searchedFace(face: FaceRecord): SearchedFace {
     confidence: face.confidence,
     candidates,
     ...(persons ? { persons } : {}),
-    ...(q
-      ? { quality: { eyeDistancePx: q.eye_distance_px, sharpness: q.sharpness ?? undefined, yawDeg: q.yaw_deg, pitchDeg: q.pitch_deg, edgeCut: q.edge_cut } }
-      : {}),
+    ...(q ? { quality: { eyeDistancePx: q.eye_distance_px, sharpness: q.sharpness ?? undefined, yawDeg: q.yaw_deg, pitchDeg: q.pitch_deg, edgeCut: q.edge_cut } } : {}),
   };
 }
 

@@ -51,7 +51,15 @@ export function startRetention(
       const report = await purgeOld(deps, cut);
       if (report.results + report.alerts > 0) {
         deps.log.info({ ...report, ...cut }, 'retention: old results and alerts deleted');
-        await deps.store.audit.append({ at: new Date().toISOString(), actor: 'service', source: 'retention', action: 'retention.purge', target_type: null, target_id: null, details: { ...report, ...cut } });
+        await deps.store.audit.append({
+          at: new Date().toISOString(),
+          actor: 'service',
+          source: 'retention',
+          action: 'retention.purge',
+          target_type: null,
+          target_id: null,
+          details: { ...report, ...cut },
+        });
       }
     })().catch((err: unknown) => deps.log.warn({ err }, 'retention purge failed; retrying at the next run'));
   };

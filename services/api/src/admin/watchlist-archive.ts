@@ -74,7 +74,8 @@ export function parseLine(line: string, index: number): ArchiveHeader | ArchiveP
   }
   const v = value as Record<string, unknown>;
   if (index === 0) {
-    if (v['format'] !== ARCHIVE_FORMAT) throw new AppError(ErrorCode.INVALID_ARGUMENT, `not a facewatch archive of format ${ARCHIVE_FORMAT} (line 1 says ${JSON.stringify(v['format'])})`);
+    if (v['format'] !== ARCHIVE_FORMAT)
+      throw new AppError(ErrorCode.INVALID_ARGUMENT, `not a facewatch archive of format ${ARCHIVE_FORMAT} (line 1 says ${JSON.stringify(v['format'])})`);
     return v as unknown as ArchiveHeader;
   }
   if (v['end'] === true) return v as unknown as ArchiveEnd;

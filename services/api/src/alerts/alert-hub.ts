@@ -67,7 +67,7 @@ export class AlertHub {
     // registered first, so nothing stored during the replay is missed (duplicates are filtered)
     this.clients.add(attached);
     if (lastEventId !== undefined) {
-      for (let after = lastEventId; ; ) {
+      for (let after = lastEventId; ;) {
         const batch = await this.store.alerts.after(after, replayBatch);
         for (const a of batch) this.send(attached, a);
         if (batch.length < replayBatch) break;

@@ -39,7 +39,10 @@ export class BlacklistFolder {
   async folders(): Promise<string[]> {
     try {
       const entries = await readdir(this.root, { withFileTypes: true });
-      return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+      return entries
+        .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+        .map((e) => e.name)
+        .sort();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
@@ -49,7 +52,10 @@ export class BlacklistFolder {
   async imageFiles(folder: string): Promise<string[]> {
     try {
       const entries = await readdir(join(this.root, folder), { withFileTypes: true });
-      return entries.filter((e) => e.isFile() && !e.name.startsWith('.') && imageExtensions.has(extname(e.name).toLowerCase())).map((e) => e.name).sort();
+      return entries
+        .filter((e) => e.isFile() && !e.name.startsWith('.') && imageExtensions.has(extname(e.name).toLowerCase()))
+        .map((e) => e.name)
+        .sort();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;

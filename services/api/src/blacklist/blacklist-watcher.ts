@@ -22,15 +22,16 @@ export async function watchBlacklistFolder(root: string, watchlist: Watchlist, l
     timer = undefined;
     const folders = [...dirty];
     dirty.clear();
-    running = running
-      .then(() => watchlist.reconcile(folders))
-      .catch((err: unknown) => log.error({ err, folders }, 'blacklist_db reconcile failed'));
+    running = running.then(() => watchlist.reconcile(folders)).catch((err: unknown) => log.error({ err, folders }, 'blacklist_db reconcile failed'));
   };
 
   const watcher = watch(root, {
     ignoreInitial: true,
     depth: 1,
-    ignored: (path: string) => relative(root, path).split(sep).some((part) => part.startsWith('.')),
+    ignored: (path: string) =>
+      relative(root, path)
+        .split(sep)
+        .some((part) => part.startsWith('.')),
     awaitWriteFinish: { stabilityThreshold: 300, pollInterval: 100 },
   });
   watcher.on('all', (_event, path) => {

@@ -143,7 +143,10 @@ export class Watchlist {
           if (enrolled && !enrolled.has(image.id)) {
             await this.deps.store.references.removeImage(image.id);
             knownByName.delete(image.fileName);
-            this.deps.log.warn({ folder, fileName: image.fileName }, `reference image was enrolled under another backend or embedding revision; ${files.has(image.fileName) ? 'enrolling it again' : 'its file is not here, so it is dropped'}`);
+            this.deps.log.warn(
+              { folder, fileName: image.fileName },
+              `reference image was enrolled under another backend or embedding revision; ${files.has(image.fileName) ? 'enrolling it again' : 'its file is not here, so it is dropped'}`,
+            );
             continue;
           }
           // with images kept elsewhere (S3), a file missing locally is the normal state
@@ -181,7 +184,10 @@ export class Watchlist {
    * A reference image's bytes and the box of its face (for evidence): from blacklist_db/, or from
    * the backend's object store. Undefined when the person, image or file is gone.
    */
-  async readReference(personId: string, imageId: string): Promise<{ bytes: Uint8Array; fileName: string; box: { x: number; y: number; w: number; h: number } | undefined } | undefined> {
+  async readReference(
+    personId: string,
+    imageId: string,
+  ): Promise<{ bytes: Uint8Array; fileName: string; box: { x: number; y: number; w: number; h: number } | undefined } | undefined> {
     const person = await this.deps.store.persons.get(personId);
     const image = person && (await this.deps.store.references.listImages(person.id)).find((i) => i.id === imageId);
     if (!person || !image) return undefined;
@@ -223,7 +229,10 @@ export class Watchlist {
    * stored as they are (no inference); another model's are refused unless `reEmbed`, which
    * enrols the image again through the backend.
    */
-  importPerson(record: ArchivePerson, options: { onConflict: 'skip' | 'replace'; reEmbed: boolean }): Promise<{ status: 'imported' | 'replaced' | 'skipped'; images: number; rejected: Rejection[] }> {
+  importPerson(
+    record: ArchivePerson,
+    options: { onConflict: 'skip' | 'replace'; reEmbed: boolean },
+  ): Promise<{ status: 'imported' | 'replaced' | 'skipped'; images: number; rejected: Rejection[] }> {
     return this.mutex.run(async () => {
       const existing = await this.deps.store.persons.get(record.person.id);
       if (existing && options.onConflict === 'skip') return { status: 'skipped' as const, images: 0, rejected: [] };
@@ -249,7 +258,10 @@ export class Watchlist {
           const imageId = randomUUID();
           const faces = image.faces.map((f) => decodeFace(f, imageId, person.id));
           if (this.keepsFiles) await this.deps.folder.writeImage(person.folder, fileName, bytes);
-          await this.deps.store.references.addImage({ id: imageId, personId: person.id, fileName, sha256: sha256(bytes), bytes: bytes.length, createdAt: new Date().toISOString() }, faces);
+          await this.deps.store.references.addImage(
+            { id: imageId, personId: person.id, fileName, sha256: sha256(bytes), bytes: bytes.length, createdAt: new Date().toISOString() },
+            faces,
+          );
           await this.deps.backend.commitReference(faces);
         } else if (options.reEmbed) {
           const rejection = await this.enrol(person, fileName, bytes, sha256(bytes), true);
@@ -259,7 +271,11 @@ export class Watchlist {
           }
         } else {
           const models = [...new Set(image.faces.map((f) => f.model))].join(', ') || 'no embeddings';
-          rejected.push({ filename: image.file_name, code: ErrorCode.INVALID_ARGUMENT, message: `embedded with ${models}; this deployment uses ${this.deps.backend.referenceModel}: import with re-embedding (--re-embed)` });
+          rejected.push({
+            filename: image.file_name,
+            code: ErrorCode.INVALID_ARGUMENT,
+            message: `embedded with ${models}; this deployment uses ${this.deps.backend.referenceModel}: import with re-embedding (--re-embed)`,
+          });
           continue;
         }
         taken.add(fileName);
@@ -274,7 +290,10 @@ export class Watchlist {
    * `all`, only images that have no face of the current model; with `all`, every image enrolled
    * before `startedAt` — so a run cut short continues where it stopped when given the same start.
    */
-  async reindex(options: { all: boolean; startedAt: string }, progress: (done: number, total: number, rejection?: Rejection) => void): Promise<{ reindexed: number; rejected: Rejection[] }> {
+  async reindex(
+    options: { all: boolean; startedAt: string },
+    progress: (done: number, total: number, rejection?: Rejection) => void,
+  ): Promise<{ reindexed: number; rejected: Rejection[] }> {
     const { items: persons } = await this.deps.store.persons.list({ offset: 0, limit: 1_000_000 });
     const work: { person: Person; image: ReferenceImage }[] = [];
     for (const person of persons) {
@@ -351,7 +370,10 @@ export class Watchlist {
     const outcome = await this.deps.backend.indexReference({ personId: person.id, imageId, key: `${person.folder}/${fileName}`, bytes });
     if (!outcome.indexed) return { filename: fileName, code: outcome.code, message: outcome.message };
     if (writeFile && this.keepsFiles) await this.deps.folder.writeImage(person.folder, fileName, bytes);
-    await this.deps.store.references.addImage({ id: imageId, personId: person.id, fileName, sha256: hash, bytes: bytes.length, createdAt: new Date().toISOString() }, outcome.faces);
+    await this.deps.store.references.addImage(
+      { id: imageId, personId: person.id, fileName, sha256: hash, bytes: bytes.length, createdAt: new Date().toISOString() },
+      outcome.faces,
+    );
     await this.deps.backend.commitReference(outcome.faces);
     return undefined;
   }

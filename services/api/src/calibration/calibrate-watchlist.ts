@@ -10,7 +10,11 @@ export interface WatchlistCalibrationArgs {
 }
 
 /** Thresholds of a parameters set at some watch-list sizes, with the share of genuine scores they alert. */
-export function thresholdTable(params: DecisionParams, sizes: readonly number[], genuine?: readonly number[]): { people: number; match: number; review: number; genuine_alerted: number | null }[] {
+export function thresholdTable(
+  params: DecisionParams,
+  sizes: readonly number[],
+  genuine?: readonly number[],
+): { people: number; match: number; review: number; genuine_alerted: number | null }[] {
   const rates = { match: params.targets.match_false_alert_rate, review: params.targets.review_false_alert_rate };
   return [...new Set(sizes)]
     .sort((a, b) => a - b)

@@ -106,7 +106,15 @@ export const adminRoutes = (deps: ApiDeps) => [
       const header = parseLine(first.value, 0) as ArchiveHeader;
       const out = streamLines(ctx);
       out.write({ header: { model: header.model, people: header.people, exported_at: header.exported_at } });
-      const summary = { people: 0, imported: 0, replaced: 0, skipped: 0, images: 0, rejected: [] as { person: string; filename: string; code: string; message: string }[], complete: false };
+      const summary = {
+        people: 0,
+        imported: 0,
+        replaced: 0,
+        skipped: 0,
+        images: 0,
+        rejected: [] as { person: string; filename: string; code: string; message: string }[],
+        complete: false,
+      };
       try {
         for (let index = 1; ; index++) {
           const next = await lines.next();
@@ -125,7 +133,8 @@ export const adminRoutes = (deps: ApiDeps) => [
           for (const r of result.rejected) summary.rejected.push({ person: line.person.id, ...r });
           out.write({ person: line.person.id, status: result.status, images: result.images, rejected: result.rejected });
         }
-        if (!summary.complete) summary.rejected.push({ person: '', filename: '', code: ErrorCode.INVALID_ARGUMENT, message: 'the archive ends without its end line: it was cut short' });
+        if (!summary.complete)
+          summary.rejected.push({ person: '', filename: '', code: ErrorCode.INVALID_ARGUMENT, message: 'the archive ends without its end line: it was cut short' });
       } catch (err) {
         out.write({ error: { code: (err as AppError).code ?? ErrorCode.INTERNAL, message: (err as Error).message } });
       }
@@ -160,7 +169,8 @@ export const adminRoutes = (deps: ApiDeps) => [
     path: '/admin/replay',
     tag: 'admin',
     scope: 'admin',
-    summary: 'Re-decide stored results under other settings (a distance threshold, false-alert rates, margin) from their stored scores; report what would change, and with apply store it.',
+    summary:
+      'Re-decide stored results under other settings (a distance threshold, false-alert rates, margin) from their stored scores; report what would change, and with apply store it.',
     body: ReplayRequest,
     responses: { 200: { description: 'the faces whose decision changes', schema: ReplayReportSchema }, 422: { description: 'invalid request', schema: ErrorBody } },
     audit: { action: 'results.replay', details: (ctx, { body }) => ({ ...(body as object), changed: (ctx.body as { changed?: unknown[] }).changed?.length ?? null }) },
@@ -184,7 +194,10 @@ export const adminRoutes = (deps: ApiDeps) => [
     summary: 'Delete results (with their crops and image copies) processed longer ago than older_than_days, and optionally alerts older than alerts_older_than_days.',
     body: PurgeRequest,
     responses: {
-      200: { description: 'what was deleted', schema: z.object({ results: z.number().int(), copies_removed: z.number().int(), alerts: z.number().int() }).meta({ id: 'PurgeReport' }) },
+      200: {
+        description: 'what was deleted',
+        schema: z.object({ results: z.number().int(), copies_removed: z.number().int(), alerts: z.number().int() }).meta({ id: 'PurgeReport' }),
+      },
       422: { description: 'invalid request', schema: ErrorBody },
     },
     audit: { action: 'retention.purge', details: (ctx, { body }) => ({ ...(body as object), ...(ctx.body as object) }) },

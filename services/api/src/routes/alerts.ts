@@ -40,7 +40,8 @@ export const alertRoutes = (deps: ApiDeps) => [
     handler: async (ctx) => {
       const header = ctx.get('last-event-id') || (typeof ctx.query['last_event_id'] === 'string' ? ctx.query['last_event_id'] : '');
       const last = header === '' ? undefined : Number(header);
-      if (last !== undefined && !(Number.isSafeInteger(last) && last >= 0)) throw new AppError(ErrorCode.INVALID_ARGUMENT, `Last-Event-ID must be an alert seq (a non-negative integer), got "${header}"`);
+      if (last !== undefined && !(Number.isSafeInteger(last) && last >= 0))
+        throw new AppError(ErrorCode.INVALID_ARGUMENT, `Last-Event-ID must be an alert seq (a non-negative integer), got "${header}"`);
       const stream = new PassThrough();
       ctx.req.socket.setTimeout(0);
       ctx.set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
@@ -86,11 +87,15 @@ export const alertRoutes = (deps: ApiDeps) => [
     audit: { action: 'alert.review', target: 'alert', details: (ctx) => ({ status: (ctx.body as { review?: { status?: string } }).review?.status ?? null }) },
     handler: async (ctx, { body }) => {
       const id = ctx.params['id'] as string;
-      const reviewed = await deps.store.alerts.review(id, { status: body.status, note: body.note ?? null, by: (ctx.state['apiKeyName'] as string | undefined) ?? null, at: new Date().toISOString() });
+      const reviewed = await deps.store.alerts.review(id, {
+        status: body.status,
+        note: body.note ?? null,
+        by: (ctx.state['apiKeyName'] as string | undefined) ?? null,
+        at: new Date().toISOString(),
+      });
       if (!reviewed) throw new AppError(ErrorCode.ALERT_NOT_FOUND, `no alert with id ${id}`);
       deps.log.info({ alertId: id, status: body.status, by: reviewed.reviewed_by }, 'alert reviewed');
       ctx.body = alertJson(reviewed);
     },
   }),
 ];
-

@@ -40,7 +40,10 @@ export const blacklistRoutes = (deps: ApiDeps) => {
       tag: 'blacklist',
       summary: 'Add a person to the watch-list, with reference images.',
       multipart: {
-        fields: { name: { description: 'Display name.', required: true, schema: NameField }, reason: { description: 'Why they are on the list.', required: false, schema: ReasonField } },
+        fields: {
+          name: { description: 'Display name.', required: true, schema: NameField },
+          reason: { description: 'Why they are on the list.', required: false, schema: ReasonField },
+        },
         files: imagesField,
       },
       responses: {
@@ -61,7 +64,7 @@ export const blacklistRoutes = (deps: ApiDeps) => {
       method: 'post',
       path: '/blacklist/:id/images',
       tag: 'blacklist',
-      summary: "Add reference images to a person; reports how many were added and why others were rejected.",
+      summary: 'Add reference images to a person; reports how many were added and why others were rejected.',
       params: { id: 'Person id.' },
       multipart: { fields: {}, files: { images: { ...imagesField.images, required: true } } },
       responses: { 200: { description: 'images added', schema: ImagesAdded }, ...notFound, 413: { description: 'upload too large', schema: ErrorBody } },

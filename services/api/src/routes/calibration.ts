@@ -11,7 +11,7 @@ export const CalibrationRequest = z
     target_fmr: z.number().gt(0).max(0.5).optional().describe('Share of strangers that may be alerted (default: the one in use).'),
     review_fmr: z.number().gt(0).max(0.9).optional().describe('Share of strangers that may land in review (default: the one in use).'),
     k: z.number().int().min(1).max(50).optional().describe("How many of a person's closest references a score averages (default: the one in use)."),
-    margin: z.number().min(0).max(2).optional().describe("Score a match must lead the runner-up by (default: the one in use)."),
+    margin: z.number().min(0).max(2).optional().describe('Score a match must lead the runner-up by (default: the one in use).'),
   })
   .strict()
   .meta({ id: 'CalibrationRequest' });
@@ -27,7 +27,15 @@ export const calibrationRoutes = (deps: ApiDeps) => [
       200: {
         description: 'parameters, target rates, gates, thresholds',
         schema: z
-          .object({ params: Params, rates: z.object({ match: z.number(), review: z.number() }), min_margin: z.number(), gates: z.record(z.string(), z.number()), people: z.number().int(), thresholds: z.object({ match: z.number(), review: z.number() }), by_size: z.array(ThresholdRow) })
+          .object({
+            params: Params,
+            rates: z.object({ match: z.number(), review: z.number() }),
+            min_margin: z.number(),
+            gates: z.record(z.string(), z.number()),
+            people: z.number().int(),
+            thresholds: z.object({ match: z.number(), review: z.number() }),
+            by_size: z.array(ThresholdRow),
+          })
           .meta({ id: 'DecisionSettings' }),
       },
     },
@@ -39,14 +47,20 @@ export const calibrationRoutes = (deps: ApiDeps) => [
     method: 'post',
     path: '/calibration',
     tag: 'decisions',
-    summary: 'Fit decision parameters from the enrolled people, with the faces reviewers rejected as strangers (as `facewatch calibrate`). Changes nothing: save `params` as a file and point DECISION_PARAMS_FILE at it.',
+    summary:
+      'Fit decision parameters from the enrolled people, with the faces reviewers rejected as strangers (as `facewatch calibrate`). Changes nothing: save `params` as a file and point DECISION_PARAMS_FILE at it.',
     scope: 'admin',
     body: CalibrationRequest,
     responses: {
       200: {
         description: 'the fitted parameters, the fit check, warnings about thin data, thresholds by watch-list size',
         schema: z
-          .object({ params: Params, check: z.array(z.object({ rate: z.number(), threshold: z.number(), observed: z.number() })), warnings: z.array(z.string()), by_size: z.array(ThresholdRow) })
+          .object({
+            params: Params,
+            check: z.array(z.object({ rate: z.number(), threshold: z.number(), observed: z.number() })),
+            warnings: z.array(z.string()),
+            by_size: z.array(ThresholdRow),
+          })
           .meta({ id: 'Calibration' }),
       },
       409: { description: 'fewer than two enrolled people with references (INSUFFICIENT_DATA)', schema: ErrorBody },

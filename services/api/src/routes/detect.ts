@@ -61,7 +61,8 @@ export const detectRoutes = (deps: ApiDeps) => {
       method: 'post',
       path: '/verify',
       tag: 'deepface',
-      summary: 'Do two images show the same person? Compares the most confident face of each (deepface verify); with aws_rekognition, the largest face of img1 with the best-matching face of img2 (CompareFaces).',
+      summary:
+        'Do two images show the same person? Compares the most confident face of each (deepface verify); with aws_rekognition, the largest face of img1 with the best-matching face of img2 (CompareFaces).',
       body: VerifyRequest,
       responses: { 200: { description: 'verdict', schema: VerifyResponse }, ...errors },
       audit: { action: 'image.search', details: () => ({ endpoint: 'verify' }) },

@@ -8,7 +8,15 @@ import { wholeNumber } from '../schemas.js';
 
 const jpeg = { description: 'a JPEG image', contentType: 'image/jpeg' };
 const notFound = { description: 'no such result, face, person or image, or nothing kept for it', schema: ErrorBody };
-const contentTypes: Record<string, string> = { jpeg: 'image/jpeg', jpg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif', tiff: 'image/tiff', tif: 'image/tiff' };
+const contentTypes: Record<string, string> = {
+  jpeg: 'image/jpeg',
+  jpg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  tiff: 'image/tiff',
+  tif: 'image/tiff',
+};
 
 function missing(what: string): AppError {
   return new AppError(ErrorCode.EVIDENCE_NOT_FOUND, `${what} is not kept`);
@@ -95,7 +103,12 @@ export const evidenceRoutes = (deps: ApiDeps) => {
         // decoded as the pipeline decodes (EXIF-rotated, shrunk to DECODE_MAX_SIDE): the box is in original pixels
         const image = await decodeImage(ref.bytes, deps.face.decode);
         const margin = Math.max(ref.box.w, ref.box.h) / 2;
-        const region = { x: (ref.box.x - margin) / image.scale, y: (ref.box.y - margin) / image.scale, w: (ref.box.w + 2 * margin) / image.scale, h: (ref.box.h + 2 * margin) / image.scale };
+        const region = {
+          x: (ref.box.x - margin) / image.scale,
+          y: (ref.box.y - margin) / image.scale,
+          w: (ref.box.w + 2 * margin) / image.scale,
+          h: (ref.box.h + 2 * margin) / image.scale,
+        };
         ctx.type = 'image/jpeg';
         ctx.set('Cache-Control', 'private, max-age=3600');
         const bytes = await cropJpeg(image, region, 256);

@@ -22,7 +22,15 @@ export const processRoutes = (deps: ApiDeps) => [
       503: { description: 'the bus or the matchers cannot take the images now (BUS_UNAVAILABLE, POOL_BUSY); retry', schema: ErrorBody },
       504: { description: 'an image got no result within RESULT_TIMEOUT_MS (RESULT_TIMEOUT); it may still be processed', schema: ErrorBody },
     },
-    audit: { action: 'image.search', target: 'result', details: (ctx) => ({ endpoint: 'process-images', images: Array.isArray(ctx.body) ? ctx.body.length : null, results: Array.isArray(ctx.body) ? (ctx.body as { id: string }[]).map((r) => r.id) : null }) },
+    audit: {
+      action: 'image.search',
+      target: 'result',
+      details: (ctx) => ({
+        endpoint: 'process-images',
+        images: Array.isArray(ctx.body) ? ctx.body.length : null,
+        results: Array.isArray(ctx.body) ? (ctx.body as { id: string }[]).map((r) => r.id) : null,
+      }),
+    },
     handler: async (ctx, { body }) => {
       if (body.images.length > deps.settings.maxImagesPerRequest) {
         throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, `at most ${deps.settings.maxImagesPerRequest} images per request`);
@@ -33,8 +41,7 @@ export const processRoutes = (deps: ApiDeps) => [
         body.images.map(async (input) => {
           const eventId = randomUUID();
           const form = classifyImageInput(input);
-          const image: ImageReference =
-            form === 'path' ? { kind: 'path', path: input } : form === 'url' ? { kind: 'url', url: input } : { kind: 'base64', data: input };
+          const image: ImageReference = form === 'path' ? { kind: 'path', path: input } : form === 'url' ? { kind: 'url', url: input } : { kind: 'base64', data: input };
           const kind = image.kind;
           const reply = deps.replies.expect(eventId, deps.settings.resultTimeoutMs);
           await deps.bus.publish(Topic.imageReceived, eventId, {

@@ -49,7 +49,11 @@ env = {
 const kafka = new Kafka({ brokers: env['KAFKA_BROKERS']!.split(','), logLevel: logLevel.NOTHING });
 const children: ChildProcess[] = [];
 const spawnService = (name: string, extra: Record<string, string>): ChildProcess => {
-  const c = spawn(process.execPath, [resolve(root, `services/${name}/dist/main.js`)], { cwd: root, env: { ...env, ...extra, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const c = spawn(process.execPath, [resolve(root, `services/${name}/dist/main.js`)], {
+    cwd: root,
+    env: { ...env, ...extra, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(c);
   return c;
 };
@@ -105,7 +109,19 @@ async function measure(images: { id: string; bytes: Buffer }[], perSecond: numbe
     sentAt.set(img.id, performance.now());
     await producer.send({
       topic: topics.images,
-      messages: [{ key: img.id, value: JSON.stringify({ event_id: img.id, source: 'kafka', identifier: img.id, image: { kind: 'bytes', bytes_base64: img.bytes.toString('base64') }, options: { threshold: 0.5 }, received_at: new Date().toISOString() }) }],
+      messages: [
+        {
+          key: img.id,
+          value: JSON.stringify({
+            event_id: img.id,
+            source: 'kafka',
+            identifier: img.id,
+            image: { kind: 'bytes', bytes_base64: img.bytes.toString('base64') },
+            options: { threshold: 0.5 },
+            received_at: new Date().toISOString(),
+          }),
+        },
+      ],
     });
   }
   await done;
@@ -129,7 +145,9 @@ try {
   }
   api.kill('SIGTERM');
 
-  console.log(`bench:stream — ${cpus().length} cores, node ${process.version}; Kafka ${env['KAFKA_BROKERS']}, ${count} one-face colour photos (open-set identities, re-encoded as distinct JPEGs) per run, 4 partitions`);
+  console.log(
+    `bench:stream — ${cpus().length} cores, node ${process.version}; Kafka ${env['KAFKA_BROKERS']}, ${count} one-face colour photos (open-set identities, re-encoded as distinct JPEGs) per run, 4 partitions`,
+  );
   console.log('matchers (workers each) | images/s (burst) | publish→result at 10 img/s: p50 ms | p95 ms | p99 ms');
   // real one-face colour photos, not 150-px crops (issue #12)
   const crops = openSetPortraits().map((path) => ({ path }));
@@ -141,7 +159,13 @@ try {
     for (let i = 0; i < count + pacedCount; i++) {
       const c = crops[i % crops.length]!;
       // distinct bytes per image and run, so every image is a new result
-      images.push({ id: `m${matchers}-${i}`, bytes: await sharp(readFileSync(c.path)).jpeg({ quality: 70 + ((i / crops.length) | 0) % 30 }).withMetadata({ exif: { IFD0: { ImageDescription: `m${matchers}-${i}-${run}` } } }).toBuffer() });
+      images.push({
+        id: `m${matchers}-${i}`,
+        bytes: await sharp(readFileSync(c.path))
+          .jpeg({ quality: 70 + (((i / crops.length) | 0) % 30) })
+          .withMetadata({ exif: { IFD0: { ImageDescription: `m${matchers}-${i}-${run}` } } })
+          .toBuffer(),
+      });
     }
     const procs = Array.from({ length: matchers }, () => spawnService('matcher', { FACE_WORKERS: String(workers) }));
     await Promise.all(procs.map((p) => waitFor(p, 'matcher running')));

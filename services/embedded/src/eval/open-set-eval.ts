@@ -86,7 +86,12 @@ export async function runOpenSetEval(baseUrl: string, headers: Record<string, st
     })) as { faces: ApiFace[]; error: unknown }[];
     if (!result || result.error) throw new Error(`${photo.file}: ${JSON.stringify(result?.error)}`);
     const labels = photo.label(result.faces.map((f) => ({ box: f.facial_area })));
-    const row: PhotoRow = { photo: photo.file, faces: result.faces.length, known: { alerted: 0, review: 0, missed: 0, misnamed: 0 }, strangers: { total: 0, alerted: 0, review: 0 } };
+    const row: PhotoRow = {
+      photo: photo.file,
+      faces: result.faces.length,
+      known: { alerted: 0, review: 0, missed: 0, misnamed: 0 },
+      strangers: { total: 0, alerted: 0, review: 0 },
+    };
     for (const [i, face] of result.faces.entries()) {
       const label = labels[i]!;
       thresholds ??= face.thresholds;
@@ -134,22 +139,26 @@ export async function runOpenSetEval(baseUrl: string, headers: Record<string, st
 export function formatOpenSetReport(report: OpenSetReport): string {
   const lines: string[] = [];
   const { enrolled, thresholds, total } = report;
-  lines.push(`enrolled ${enrolled.people} people, ${enrolled.references} reference images${enrolled.rejected.length ? `; refused: ${enrolled.rejected.map((r) => `${r.file} (${r.code})`).join(', ')}` : ''}`);
+  lines.push(
+    `enrolled ${enrolled.people} people, ${enrolled.references} reference images${enrolled.rejected.length ? `; refused: ${enrolled.rejected.map((r) => `${r.file} (${r.code})`).join(', ')}` : ''}`,
+  );
   if (thresholds) lines.push(`thresholds at this watch-list size: match score ≥ ${thresholds.match}, review ≥ ${thresholds.review}`);
   lines.push('');
   const header = ['photo', 'faces', 'known', 'alerted', 'review', 'missed', 'misnamed', 'strangers', 'alerted', 'review'];
-  const table = [...report.photos, total].map((r) => [
-    r.photo,
-    r.faces,
-    r.known.alerted + r.known.review + r.known.missed + r.known.misnamed,
-    r.known.alerted,
-    r.known.review,
-    r.known.missed,
-    r.known.misnamed,
-    r.strangers.total,
-    r.strangers.alerted,
-    r.strangers.review,
-  ].map(String));
+  const table = [...report.photos, total].map((r) =>
+    [
+      r.photo,
+      r.faces,
+      r.known.alerted + r.known.review + r.known.missed + r.known.misnamed,
+      r.known.alerted,
+      r.known.review,
+      r.known.missed,
+      r.known.misnamed,
+      r.strangers.total,
+      r.strangers.alerted,
+      r.strangers.review,
+    ].map(String),
+  );
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
   const fmt = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   lines.push(fmt(header), widths.map((w) => '-'.repeat(w)).join('  '));

@@ -55,10 +55,25 @@ export function inlineImageCases(images: readonly MalformedImage[]): ApiCase[] {
   return images.flatMap((image) => {
     const b64 = image.bytes.toString('base64');
     const cases: ApiCase[] = [
-      { name: `data-uri ${image.name}`, category: `image ${image.kind}`, method: 'POST', path: '/api/v1/detect/detect-face', ...json({ image: `data:${mediaType(image.format)};base64,${b64}` }), expect: expectedFor(image) },
+      {
+        name: `data-uri ${image.name}`,
+        category: `image ${image.kind}`,
+        method: 'POST',
+        path: '/api/v1/detect/detect-face',
+        ...json({ image: `data:${mediaType(image.format)};base64,${b64}` }),
+        expect: expectedFor(image),
+      },
     ];
     // shorter than 64 characters it would read as a server path (and be refused as one)
-    if (b64.length >= 64) cases.push({ name: `base64 ${image.name}`, category: `image ${image.kind}`, method: 'POST', path: '/api/v1/detect/detect-face', ...json({ image: b64 }), expect: expectedFor(image) });
+    if (b64.length >= 64)
+      cases.push({
+        name: `base64 ${image.name}`,
+        category: `image ${image.kind}`,
+        method: 'POST',
+        path: '/api/v1/detect/detect-face',
+        ...json({ image: b64 }),
+        expect: expectedFor(image),
+      });
     return cases;
   });
 }
@@ -66,7 +81,14 @@ export function inlineImageCases(images: readonly MalformedImage[]): ApiCase[] {
 /** Broken base64 and data URIs. */
 export function base64Cases(good: Buffer): ApiCase[] {
   const b64 = good.toString('base64');
-  const detect = (name: string, image: unknown, expect: readonly string[]): ApiCase => ({ name, category: 'base64 and data URIs', method: 'POST', path: '/api/v1/detect/detect-face', ...json({ image }), expect });
+  const detect = (name: string, image: unknown, expect: readonly string[]): ApiCase => ({
+    name,
+    category: 'base64 and data URIs',
+    method: 'POST',
+    path: '/api/v1/detect/detect-face',
+    ...json({ image }),
+    expect,
+  });
   const invalid = ['422 INVALID_ARGUMENT'];
   return [
     detect('good data URI', `data:image/jpeg;base64,${b64}`, ['200']),
@@ -133,7 +155,14 @@ export function jsonCases(): ApiCase[] {
 
 /** Image URLs: other schemes, loopback in every spelling, and the hostile servers' tricks. */
 export function urlCases(allowed: string, forbidden: string): ApiCase[] {
-  const detect = (name: string, image: string, expect: readonly string[]): ApiCase => ({ name, category: 'urls', method: 'POST', path: '/api/v1/detect/detect-face', ...json({ image }), expect });
+  const detect = (name: string, image: string, expect: readonly string[]): ApiCase => ({
+    name,
+    category: 'urls',
+    method: 'POST',
+    path: '/api/v1/detect/detect-face',
+    ...json({ image }),
+    expect,
+  });
   const notAllowed = ['400 URL_NOT_ALLOWED'];
   const failed = ['422 URL_FETCH_FAILED'];
   const port = forbidden.split(':').pop()!;
@@ -157,13 +186,22 @@ export function urlCases(allowed: string, forbidden: string): ApiCase[] {
       `https://127.0.0.1:${port}`,
       `http://127.0.0.1.:${port}`,
     ].map((base, i) => detect(`loopback spelling ${i}: ${base}`, `${base}/x.jpg`, notAllowed)),
-    ...['file:///etc/passwd', 'file://localhost/etc/hostname', 'ftp://127.0.0.1/x.jpg', 'gopher://127.0.0.1:70/_x', 'dict://127.0.0.1:11211/stat', 'javascript:alert(1)', 'ws://127.0.0.1/x', 'jar:http://127.0.0.1/x!/y'].map((u) =>
-      detect(`scheme ${u.split(':')[0]}`, u, notAllowed),
-    ),
+    ...[
+      'file:///etc/passwd',
+      'file://localhost/etc/hostname',
+      'ftp://127.0.0.1/x.jpg',
+      'gopher://127.0.0.1:70/_x',
+      'dict://127.0.0.1:11211/stat',
+      'javascript:alert(1)',
+      'ws://127.0.0.1/x',
+      'jar:http://127.0.0.1/x!/y',
+    ].map((u) => detect(`scheme ${u.split(':')[0]}`, u, notAllowed)),
     detect('no host', 'http:///x.jpg', ['400 URL_NOT_ALLOWED', '422 INVALID_ARGUMENT', '422 URL_FETCH_FAILED']),
     detect('bad port', 'http://127.0.0.1:99999/x.jpg', ['400 URL_NOT_ALLOWED', '422 INVALID_ARGUMENT', '422 URL_FETCH_FAILED']),
     detect('very long URL', `${allowed}/img/${'a'.repeat(100_000)}`, ['422 URL_FETCH_FAILED', '422 INVALID_ARGUMENT']),
-    ...['loopback', 'localhost', 'ipv6-loopback', 'mapped-loopback', 'decimal-loopback', 'file', 'ftp'].map((r) => detect(`redirect to ${r}`, `${allowed}/redirect/${r}`, notAllowed)),
+    ...['loopback', 'localhost', 'ipv6-loopback', 'mapped-loopback', 'decimal-loopback', 'file', 'ftp'].map((r) =>
+      detect(`redirect to ${r}`, `${allowed}/redirect/${r}`, notAllowed),
+    ),
     detect('redirect to itself', `${allowed}/redirect/self`, failed),
     detect('relative redirect loop', `${allowed}/redirect/relative-loop`, failed),
     detect('redirect without location', `${allowed}/redirect/no-location`, failed),
@@ -207,7 +245,14 @@ export function pathCases(root: string, good: Record<ImageFormat, Buffer>, goodF
   symlinkSync(join(root, 'good.jpg'), join(root, 'link-in.jpg'));
   symlinkSync(join(root, 'missing.jpg'), join(root, 'dangling.jpg'));
   execFileSync('mkfifo', [join(root, 'fifo.jpg')]);
-  const detect = (name: string, image: string, expect: readonly string[]): ApiCase => ({ name, category: 'paths', method: 'POST', path: '/api/v1/detect/detect-face', ...json({ image }), expect });
+  const detect = (name: string, image: string, expect: readonly string[]): ApiCase => ({
+    name,
+    category: 'paths',
+    method: 'POST',
+    path: '/api/v1/detect/detect-face',
+    ...json({ image }),
+    expect,
+  });
   const notAllowed = ['403 PATH_NOT_ALLOWED'];
   return [
     detect('good', join(root, 'good.jpg'), ['200']),
@@ -250,7 +295,10 @@ function multipart(boundary: string, parts: { headers: string; content: Buffer |
   if (closing) chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return Buffer.concat(chunks);
 }
-const file = (content: Buffer | string, name = 'images', fileName = 'x.jpg') => ({ headers: `Content-Disposition: form-data; name="${name}"; filename="${fileName}"\r\nContent-Type: image/jpeg`, content });
+const file = (content: Buffer | string, name = 'images', fileName = 'x.jpg') => ({
+  headers: `Content-Disposition: form-data; name="${name}"; filename="${fileName}"\r\nContent-Type: image/jpeg`,
+  content,
+});
 const field = (name: string, content: string) => ({ headers: `Content-Disposition: form-data; name="${name}"`, content });
 
 /** Broken multipart bodies for the enrolment routes, and malformed images uploaded as files. */
@@ -258,7 +306,15 @@ export function multipartCases(personId: string, good: Buffer, images: readonly 
   const boundary = 'corpus-boundary-7d41';
   const type = `multipart/form-data; boundary=${boundary}`;
   const addImages = `/api/v1/blacklist/${personId}/images`;
-  const send = (name: string, path: string, body: Buffer | string, expect: readonly string[], contentType = type): ApiCase => ({ name, category: 'multipart', method: 'POST', path, headers: { 'content-type': contentType }, body, expect });
+  const send = (name: string, path: string, body: Buffer | string, expect: readonly string[], contentType = type): ApiCase => ({
+    name,
+    category: 'multipart',
+    method: 'POST',
+    path,
+    headers: { 'content-type': contentType },
+    body,
+    expect,
+  });
   const malformed = ['400 MULTIPART_INVALID'];
   const invalid = ['422 INVALID_ARGUMENT'];
   const valid = multipart(boundary, [file(good)]);
@@ -276,7 +332,12 @@ export function multipartCases(personId: string, good: Buffer, images: readonly 
     send('a part without a name', addImages, multipart(boundary, [{ headers: 'Content-Disposition: form-data; filename="x.jpg"', content: good }]), malformed),
     // busboy skips a part it cannot name: the request then has no images
     send('a part without Content-Disposition', addImages, multipart(boundary, [{ headers: 'Content-Type: image/jpeg', content: good }]), invalid),
-    send('a part header of 100 KB', addImages, multipart(boundary, [{ headers: `Content-Disposition: form-data; name="images"; filename="x.jpg"\r\nX-Pad: ${'a'.repeat(100_000)}`, content: good }]), malformed),
+    send(
+      'a part header of 100 KB',
+      addImages,
+      multipart(boundary, [{ headers: `Content-Disposition: form-data; name="images"; filename="x.jpg"\r\nX-Pad: ${'a'.repeat(100_000)}`, content: good }]),
+      malformed,
+    ),
     send('a field the route does not take', addImages, multipart(boundary, [field('name', 'x'), file(good)]), invalid),
     send('a file field the route does not take', addImages, multipart(boundary, [file(good, 'photo')]), invalid),
     send('images as text', addImages, multipart(boundary, [field('images', 'not a file')]), invalid),
@@ -288,8 +349,24 @@ export function multipartCases(personId: string, good: Buffer, images: readonly 
     send('a blank name', '/api/v1/blacklist', multipart(boundary, [field('name', '   ')]), invalid),
     send('a name of 201 characters', '/api/v1/blacklist', multipart(boundary, [field('name', 'x'.repeat(201))]), invalid),
     send('a reason of 100 KB', '/api/v1/blacklist', multipart(boundary, [field('name', 'p'), field('reason', 'r'.repeat(100_000))]), ['413 PAYLOAD_TOO_LARGE']),
-    send('500 fields', '/api/v1/blacklist', multipart(boundary, Array.from({ length: 500 }, (_, i) => field(`f${i}`, 'x'))), ['413 PAYLOAD_TOO_LARGE', ...invalid]),
-    send('25 files (MAX_UPLOAD_FILES 20)', addImages, multipart(boundary, Array.from({ length: 25 }, () => file('x'))), ['413 PAYLOAD_TOO_LARGE']),
+    send(
+      '500 fields',
+      '/api/v1/blacklist',
+      multipart(
+        boundary,
+        Array.from({ length: 500 }, (_, i) => field(`f${i}`, 'x')),
+      ),
+      ['413 PAYLOAD_TOO_LARGE', ...invalid],
+    ),
+    send(
+      '25 files (MAX_UPLOAD_FILES 20)',
+      addImages,
+      multipart(
+        boundary,
+        Array.from({ length: 25 }, () => file('x')),
+      ),
+      ['413 PAYLOAD_TOO_LARGE'],
+    ),
     send('a file over MAX_IMAGE_BYTES', addImages, multipart(boundary, [file(Buffer.alloc(9 * 1024 * 1024))]), ['413 PAYLOAD_TOO_LARGE']),
     send('a field name of 1000 characters', '/api/v1/blacklist', multipart(boundary, [field('n'.repeat(1000), 'x')]), ['413 PAYLOAD_TOO_LARGE', ...invalid]),
     send('JSON to a multipart route', addImages, JSON.stringify({ images: ['x'] }), invalid, 'application/json'),
@@ -297,7 +374,12 @@ export function multipartCases(personId: string, good: Buffer, images: readonly 
     send('a filename with a path', addImages, multipart(boundary, [file(good, 'images', '../../../etc/passwd')]), ['200']),
     send('a filename with NUL', addImages, multipart(boundary, [file(good, 'images', 'a\u0000b.jpg')]), malformed),
     send('a filename with an escaped newline', addImages, multipart(boundary, [file(good, 'images', 'a%0Ab.jpg')]), ['200']),
-    send('base64 transfer encoding declared', addImages, multipart(boundary, [{ headers: 'Content-Disposition: form-data; name="images"; filename="x.jpg"\r\nContent-Transfer-Encoding: base64', content: good.toString('base64') }]), ['200']),
+    send(
+      'base64 transfer encoding declared',
+      addImages,
+      multipart(boundary, [{ headers: 'Content-Disposition: form-data; name="images"; filename="x.jpg"\r\nContent-Transfer-Encoding: base64', content: good.toString('base64') }]),
+      ['200'],
+    ),
   ];
   // cut short: every way the body can end before its closing boundary
   const closing = valid.lastIndexOf(Buffer.from(`--${boundary}--`));
@@ -308,8 +390,18 @@ export function multipartCases(personId: string, good: Buffer, images: readonly 
   // malformed images as files: the request succeeds, each file is rejected with its code
   for (const image of images.filter((_, i) => i % 3 === 0)) {
     // an image that still decodes is added when it shows one good face, else rejected for its faces
-    const right = expectedFor(image).flatMap((e) => (e === '200' ? ['added', 'rejected NO_FACE', 'rejected MULTIPLE_FACES', 'rejected FACE_REJECTED'] : [`rejected ${e.split(' ')[1]}`]));
-    cases.push({ ...send(`upload ${image.name}`, addImages, multipart(boundary, [file(image.bytes, 'images', `${image.name}.jpg`)]), right.map((r) => `200 ${r}`)), category: `upload ${image.kind}` });
+    const right = expectedFor(image).flatMap((e) =>
+      e === '200' ? ['added', 'rejected NO_FACE', 'rejected MULTIPLE_FACES', 'rejected FACE_REJECTED'] : [`rejected ${e.split(' ')[1]}`],
+    );
+    cases.push({
+      ...send(
+        `upload ${image.name}`,
+        addImages,
+        multipart(boundary, [file(image.bytes, 'images', `${image.name}.jpg`)]),
+        right.map((r) => `200 ${r}`),
+      ),
+      category: `upload ${image.kind}`,
+    });
   }
   return cases;
 }

@@ -177,8 +177,11 @@ export function hugeDimensions(format: ImageFormat, bytes: Buffer): Buffer | und
         const tag = u16(at);
         if (tag !== 256 && tag !== 257) continue;
         const type = u16(at + 2);
-        if (type === 3) little ? copy.writeUInt16LE(60_000, at + 8) : copy.writeUInt16BE(60_000, at + 8);
-        else little ? copy.writeUInt32LE(600_000, at + 8) : copy.writeUInt32BE(600_000, at + 8);
+        if (type === 3) {
+          if (little) copy.writeUInt16LE(60_000, at + 8);
+          else copy.writeUInt16BE(60_000, at + 8);
+        } else if (little) copy.writeUInt32LE(600_000, at + 8);
+        else copy.writeUInt32BE(600_000, at + 8);
       }
       return copy;
     }
@@ -193,7 +196,10 @@ export function junk(random: () => number): MalformedImage[] {
     ...[1, 7, 64, 1000, 65_536].map((n) => ({ name: `random-${n}`, kind: 'junk', format: 'none' as const, bytes: randomBytes(n) })),
     text('text', 'this is not an image\n'.repeat(20)),
     text('svg', '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'),
-    text('svg-entity-bomb', `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><svg xmlns="http://www.w3.org/2000/svg"><text>&c;</text></svg>`),
+    text(
+      'svg-entity-bomb',
+      `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><svg xmlns="http://www.w3.org/2000/svg"><text>&c;</text></svg>`,
+    ),
     text('html', '<!doctype html><html><body><img src=x onerror=alert(1)></body></html>'),
     text('pdf', '%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n'),
     text('json', '{"image": "not really"}'),
