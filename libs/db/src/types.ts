@@ -25,6 +25,8 @@ export interface VectorIndex {
   /** The k nearest vectors, nearest first; with maxDistance, only those within it. */
   search(vector: Float32Array, k: number, options?: { maxDistance?: number }): Promise<VectorMatch[]>;
   count(): Promise<number>;
+  /** Every id in the index (for repairs against the store: not for the hot path). */
+  ids(): Promise<string[]>;
 }
 
 export interface Person {

@@ -81,3 +81,27 @@ test('a person with many close references does not crowd the runner-up out; scor
     await store.close();
   }
 });
+
+test('reconcile brings the index in line with the store: missing faces added, stale entries removed, also when the counts are equal', async () => {
+  const store = await openSqliteStore({ path: ':memory:' });
+  try {
+    const config = loadConfig({});
+    const backend = new LocalBackend({ faces: analyser(unit([1])), store, config: config.face, referenceGates: config.decision.referenceGates });
+    await enrol(store, backend, 'kept', [unit([1, 0.1]), unit([1, 0.2])]);
+    const index = await store.vectorIndex(backend.referenceModel, 512);
+    const faces = await store.references.allFaces(backend.referenceModel);
+    // a crash between the two writes: one face the index lacks, and one entry whose face is gone
+    await index.remove([faces[0]!.id]);
+    await index.upsert([{ id: 'gone-face', vector: unit([0, 1]) }]);
+    assert.equal(await index.count(), faces.length, 'the counts match, yet the index is wrong');
+
+    assert.deepEqual(await backend.reconcile(faces), { added: 1, removed: 1 });
+    assert.deepEqual((await index.ids()).sort(), faces.map((f) => f.id).sort());
+    assert.deepEqual(await backend.reconcile(faces), { added: 0, removed: 0 }, 'nothing left to repair');
+    // the repaired face is found again
+    const [hit] = await index.search(faces[0]!.embedding, 1);
+    assert.equal(hit!.id, faces[0]!.id);
+  } finally {
+    await store.close();
+  }
+});

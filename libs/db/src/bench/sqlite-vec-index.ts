@@ -93,6 +93,14 @@ export class SqliteVecIndex implements VectorIndex {
     }
   }
 
+  async ids(): Promise<string[]> {
+    try {
+      return this.#db.prepare(`SELECT id FROM ${this.#table}`).pluck().all() as string[];
+    } catch (err) {
+      throw toStoreError(err, `listing ${this.model}`);
+    }
+  }
+
   async count(): Promise<number> {
     try {
       return this.#db.prepare(`SELECT count(*) FROM ${this.#table}`).pluck().get() as number;

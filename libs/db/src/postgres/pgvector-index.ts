@@ -190,6 +190,11 @@ export class PgVectorIndex implements VectorIndex {
     );
   }
 
+  async ids(): Promise<string[]> {
+    const rows = await this.#ctx.query<{ id: string }>(`listing ${this.model}`, `SELECT id FROM ${this.#table}`);
+    return rows.map((r) => r.id);
+  }
+
   async count(): Promise<number> {
     const [row] = await this.#ctx.query<{ n: string }>(`counting ${this.model}`, `SELECT count(*) AS n FROM ${this.#table}`);
     return Number(row?.n ?? 0);

@@ -33,9 +33,9 @@ const initialCapacity = 256;
  * The index keeps its own rows rather than reading reference_faces: the VectorIndex contract takes
  * any id (the contract suite, pgvector), and the store can rebuild it alone. The cost is a second
  * copy of each embedding on disk and two writes (reference rows, then the index) that are not one
- * transaction. A crash between them can leave a face the index lacks (re-upserting
- * `allFaces(model)` when its length differs from `count()` at start repairs it; upsert is
- * idempotent) or an index id whose face is gone (`facesByIds` skips it when naming matches).
+ * transaction. A crash between them can leave a face the index lacks or an index id whose face is
+ * gone (`facesByIds` skips it when naming matches); the backend's reconcile at start compares
+ * `ids()` with `allFaces(model)` and repairs both.
  *
  * Limits: memory is dimensions × 5 bytes per vector (2.5 KB at 512-d, 250 MB for 100 000); a search
  * costs O(n × dimensions) of the calling thread's time (~12 CPU ms at 100 000 × 512), in slices of
@@ -161,6 +161,10 @@ export class ExactVectorIndex implements VectorIndex {
 
   async count(): Promise<number> {
     return this.#ctx.run(`counting ${this.model}`, () => this.#ids.length);
+  }
+
+  async ids(): Promise<string[]> {
+    return this.#ctx.run(`listing ${this.model}`, () => [...this.#ids]);
   }
 
   /**

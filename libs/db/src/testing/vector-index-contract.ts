@@ -202,6 +202,16 @@ export function vectorIndexContract(name: string, makeIndex: MakeVectorIndex): v
       });
     });
 
+    test('ids lists every id once, after upserts, replacements and removals', async () => {
+      await withIndex(4, async (index) => {
+        assert.deepEqual(await index.ids(), []);
+        await index.upsert([0, 0.1, 0.2, 0.3].map((d) => ({ id: `d${d}`, vector: atDistance(d, 4) })));
+        await index.upsert([{ id: 'd0.1', vector: atDistance(0.15, 4) }]);
+        await index.remove(['d0', 'unknown']);
+        assert.deepEqual((await index.ids()).sort(), ['d0.1', 'd0.2', 'd0.3']);
+      });
+    });
+
     test('a vector of the wrong dimension is INVALID_ARGUMENT and nothing of its batch is stored', async () => {
       await withIndex(4, async (index) => {
         await assert.rejects(index.upsert([{ id: 'short', vector: new Float32Array([1, 0, 0]) }]), { name: 'AppError', code: 'INVALID_ARGUMENT' });

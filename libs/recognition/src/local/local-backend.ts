@@ -163,9 +163,15 @@ export class LocalBackend implements FaceBackend {
   async reconcile(storeFaces: readonly ReferenceFace[]): Promise<{ added: number; removed: number }> {
     const index = await this.index(this.referenceModel);
     const faces = storeFaces.filter((f) => f.model === this.referenceModel);
-    if ((await index.count()) >= faces.length) return { added: 0, removed: 0 };
-    await index.upsert(faces.map((f) => ({ id: f.id, vector: f.embedding })));
-    return { added: faces.length, removed: 0 };
+    // the store is the truth: the index gets what it lacks and loses what the store no longer has
+    // (equal counts prove nothing: one missing and one stale entry balance out)
+    const indexed = new Set(await index.ids());
+    const missing = faces.filter((f) => !indexed.has(f.id));
+    for (const f of faces) indexed.delete(f.id);
+    const stale = [...indexed];
+    if (missing.length > 0) await index.upsert(missing.map((f) => ({ id: f.id, vector: f.embedding })));
+    if (stale.length > 0) await index.remove(stale);
+    return { added: missing.length, removed: stale.length };
   }
 
   async readiness(): Promise<{ ready: boolean; detail: Record<string, unknown> }> {
