@@ -210,10 +210,12 @@ export class KafkaBus implements EventBus {
       this.owners.add(owners);
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => owners.assign(payload.memberAssignment[name] ?? []));
     }
+    // a new listener starts at the end as it is now: kafkajs resolves "latest" only at its first
+    // fetch, and events published between subscribe() and that fetch would be missed
+    if (options.fromBeginning === false) await this.startAtEnd(options.group, name, log);
     await consumer.connect();
     await consumer.subscribe({ topic: name, fromBeginning: options.fromBeginning ?? true });
-    // resolve once the group has assigned partitions and fetching began, so an event published
-    // right after subscribe() returns is not missed by a group that starts at the latest offset
+    // resolve once the group has assigned partitions and fetching began
     const joined = new Promise<void>((resolve) => {
       const stop = consumer.on(consumer.events.FETCH_START, () => {
         stop();
@@ -235,7 +237,10 @@ export class KafkaBus implements EventBus {
         }
       },
     });
-    await Promise.race([joined, sleep(60_000)]);
+    // (a group that takes longer to form still works: subscribe() just stops waiting for it)
+    let giveUp: NodeJS.Timeout | undefined;
+    await Promise.race([joined, new Promise<void>((r) => (giveUp = setTimeout(r, 60_000)))]);
+    clearTimeout(giveUp);
     return {
       close: async () => {
         this.consumers.delete(consumer);
@@ -422,16 +427,41 @@ export class KafkaBus implements EventBus {
   }
 
   /** The group's committed offset of one partition (null: none), read through the bus's admin client. */
-  private async committedOffset(group: string, topic: string, partition: number): Promise<bigint | null> {
+  private async sharedAdmin(): Promise<Admin> {
     this.admin ??= (async () => {
       const admin = this.kafka.admin();
       await admin.connect();
       return admin;
     })();
-    const admin = await this.admin.catch((err: unknown) => {
+    return this.admin.catch((err: unknown) => {
       this.admin = undefined;
       throw err;
     });
+  }
+
+  /**
+   * Commits, for the group's partitions of `topic` that have no committed offset, the end of the
+   * partition as it is now (the last stable offset: events of open transactions stay ahead).
+   * A group that has members already keeps its positions.
+   */
+  private async startAtEnd(group: string, topic: string, log: Logger): Promise<void> {
+    const admin = await this.sharedAdmin();
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    const ends = await admin.fetchTopicOffsets(topic);
+    const unset = ends.filter((end) => {
+      const offset = committed?.partitions.find((p) => p.partition === end.partition)?.offset;
+      return offset === undefined || BigInt(offset) < 0n;
+    });
+    if (unset.length === 0) return;
+    try {
+      await admin.setOffsets({ groupId: group, topic, partitions: unset.map((end) => ({ partition: end.partition, offset: end.offset })) });
+    } catch (err) {
+      log.debug({ err }, 'listener group has members; it keeps their positions');
+    }
+  }
+
+  private async committedOffset(group: string, topic: string, partition: number): Promise<bigint | null> {
+    const admin = await this.sharedAdmin();
     const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
     const offset = offsets?.partitions.find((p) => p.partition === partition)?.offset;
     return offset === undefined || BigInt(offset) < 0n ? null : BigInt(offset);

@@ -1,0 +1,1 @@
+export { eventBusContract, type MakeEventBus } from './event-bus-contract.js';
