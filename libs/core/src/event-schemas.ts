@@ -19,9 +19,12 @@ const imageReferenceWire = z.discriminatedUnion('kind', [
 
 export const ImageReceivedWire = z
   .object({
+    /** Unique per arrival. */
     event_id: z.string().min(1).max(200),
     source: z.enum(['api', 'inbox', 'kafka']),
+    /** What the caller called the image: a path, URL, upload name or inbox file name. */
     identifier: z.string().max(4096),
+    /** sha256 of the bytes, when the sender has them. */
     sha256: z
       .string()
       .regex(/^[0-9a-f]{64}$/)
@@ -43,7 +46,9 @@ export const ImageReceivedWire = z
 
 export const ImageProcessedWire = z
   .object({
+    /** The image received event this answers. */
     event_id: z.string(),
+    /** Id of the stored result (GET /api/v1/processed-images/{id}). */
     image_id: z.string(),
     source: z.enum(['api', 'inbox', 'kafka']),
     identifier: z.string(),
@@ -57,6 +62,7 @@ export const ImageProcessedWire = z
 
 export const FaceMatchedWire = z
   .object({
+    /** Deterministic: image id + face index + model + person, so a redelivery repeats the same alert id. */
     alert_id: z.string(),
     image_id: z.string(),
     face_index: z.number().int(),
@@ -83,6 +89,14 @@ export const eventSchemas = {
   [Topic.faceMatched]: FaceMatchedWire,
   [Topic.deadLetter]: DeadLetterWire,
 } as const;
+
+/** The wire form of each event, as TypeScript types: events.ts builds the event types from them. */
+export interface WireTypes {
+  imageReceived: z.output<typeof ImageReceivedWire>;
+  imageProcessed: z.output<typeof ImageProcessedWire>;
+  faceMatched: z.output<typeof FaceMatchedWire>;
+  deadLetter: z.output<typeof DeadLetterWire>;
+}
 
 /** The event as JSON-ready data (bytes as base64). */
 export function toWire<T extends Topic>(topic: T, event: EventMap[T]): unknown {

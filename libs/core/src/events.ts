@@ -2,6 +2,7 @@
  * Event contracts shared by the services. The embedded profile carries them on the in-process bus;
  * the scale profile on Kafka topics of the same names. Events are past-tense facts.
  */
+import type { WireTypes } from './event-schemas.js';
 
 export const Topic = {
   /** An image arrived and waits to be matched. */
@@ -15,75 +16,26 @@ export const Topic = {
 } as const;
 export type Topic = (typeof Topic)[keyof typeof Topic];
 
-export type ImageSourceKind = 'api' | 'inbox' | 'kafka';
+/** The events' types are the wire schemas' (libs/core/src/event-schemas.ts), with image bytes as bytes. */
+type Wire<T extends keyof WireTypes> = WireTypes[T];
 
-/** Where the matcher gets the image: the bytes themselves, or a reference it resolves. */
-export type ImageReference =
-  | { kind: 'bytes'; bytes: Uint8Array }
-  | { kind: 'path'; path: string }
-  | { kind: 'url'; url: string }
-  /** base64 bytes or a data URI, as a client sent them (decoded by the matcher within its limits). */
-  | { kind: 'base64'; data: string };
+export type ImageSourceKind = Wire<'imageReceived'>['source'];
 
-export interface MatchOptions {
-  detector_backend?: string;
-  model_name?: string;
-  distance_metric?: string;
-  threshold?: number;
-}
+/** Where the matcher gets the image: the bytes themselves, or a reference it resolves (a path, a URL, or base64 / a data URI as a client sent it). */
+export type ImageReference = { kind: 'bytes'; bytes: Uint8Array } | Exclude<Wire<'imageReceived'>['image'], { kind: 'bytes' }>;
 
-export interface ImageReceived {
-  /** Unique per arrival. */
-  event_id: string;
-  source: ImageSourceKind;
-  /** What the caller called the image: a path, URL, upload name or inbox file name. */
-  identifier: string;
-  /** sha256 of the bytes, when the sender has them. */
-  sha256?: string;
-  image: ImageReference;
-  options?: MatchOptions;
-  received_at: string;
-}
+export type MatchOptions = NonNullable<Wire<'imageReceived'>['options']>;
 
-export interface ImageProcessedFace {
-  face_index: number;
-  decision: 'match' | 'unknown';
-  person_ids: string[];
-}
-
-export interface ImageProcessed {
-  /** The ImageReceived event this answers. */
-  event_id: string;
-  /** Id of the stored result (GET /api/v1/processed-images/{id}). */
-  image_id: string;
-  source: ImageSourceKind;
-  identifier: string;
-  face_count: number;
-  matched: boolean;
-  error: { code: string; message: string } | null;
-  processed_at: string;
-}
-
-export interface FaceMatched {
-  /** Deterministic: image id + face index + model + person, so a redelivery repeats the same alert id. */
-  alert_id: string;
-  image_id: string;
-  face_index: number;
-  person_id: string;
-  name: string;
-  distance: number;
-  threshold: number;
-  identity: string;
-  facial_area: { x: number; y: number; w: number; h: number };
-  identifier: string;
-  processed_at: string;
-}
+export type ImageReceived = Omit<Wire<'imageReceived'>, 'image'> & { image: ImageReference };
+export type ImageProcessed = Wire<'imageProcessed'>;
+export type FaceMatched = Wire<'faceMatched'>;
+export type DeadLetter = Wire<'deadLetter'>;
 
 export interface EventMap {
   [Topic.imageReceived]: ImageReceived;
   [Topic.imageProcessed]: ImageProcessed;
   [Topic.faceMatched]: FaceMatched;
-  [Topic.deadLetter]: { error: { code: string; message: string }; payload: unknown; topic: string; failed_at: string };
+  [Topic.deadLetter]: DeadLetter;
 }
 
 export interface Subscription {

@@ -157,25 +157,33 @@ export async function startScaleProcesses(
     return child;
   };
   const api = start('api');
+  const all = [api];
   const baseUrl = `http://127.0.0.1:${port}`;
-  await eventually(
-    async () => {
-      if (api.exitCode !== null) throw new Error(`api exited ${api.exitCode}:\n${output}`);
-      return (await fetch(`${baseUrl}/api/v1/ready`).catch(() => undefined))?.status === 200 ? true : undefined;
-    },
-    'api ready',
-    120_000,
-  );
-  const others = [start('matcher'), start('ingest')];
-  await eventually(
-    async () => {
-      for (const c of others) if (c.exitCode !== null) throw new Error(`a service exited ${c.exitCode}:\n${output}`);
-      return output.includes('matcher running') && output.includes('watching the inbox') ? true : undefined;
-    },
-    'matcher and ingest running',
-    120_000,
-  );
-  const all = [api, ...others];
+  try {
+    await eventually(
+      async () => {
+        if (api.exitCode !== null) throw new Error(`api exited ${api.exitCode}:\n${output}`);
+        return (await fetch(`${baseUrl}/api/v1/ready`).catch(() => undefined))?.status === 200 ? true : undefined;
+      },
+      'api ready',
+      120_000,
+    );
+    const others = [start('matcher'), start('ingest')];
+    all.push(...others);
+    await eventually(
+      async () => {
+        for (const c of others) if (c.exitCode !== null) throw new Error(`a service exited ${c.exitCode}:\n${output}`);
+        return output.includes('matcher running') && output.includes('watching the inbox') ? true : undefined;
+      },
+      'matcher and ingest running',
+      120_000,
+    );
+  } catch (err) {
+    // a profile that did not start leaves no process behind (it would join other runs' groups)
+    for (const c of all) if (c.exitCode === null) c.kill('SIGKILL');
+    rmSync(work, { recursive: true, force: true });
+    throw err;
+  }
   return {
     baseUrl,
     dirs,

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { hostname } from 'node:os';
-import kafkajs, { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type Producer, type Transaction } from 'kafkajs';
+import kafkajs, { Kafka, logLevel, PartitionAssigners, type Admin, type Consumer, type EachBatchPayload, type Producer, type Transaction } from 'kafkajs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { AppError, ErrorCode, toAppError } from '../errors.js';
 import { eventJsonSchemas, fromWire, toWire } from '../event-schemas.js';
@@ -8,6 +8,7 @@ import { Topic, type EventBus, type EventMap, type SubscribeOptions, type Subscr
 import type { Logger } from '../logger.js';
 import { PartitionOwners, type PartitionOwner } from './partition-owners.js';
 import { installReadCommittedFix } from './read-committed.js';
+import { TopicAwareAssigner } from './topic-aware-assigner.js';
 
 // kafkajs is CommonJS and spreads its error classes into its exports: Node cannot import them by name
 const { KafkaJSProtocolError } = kafkajs;
@@ -170,10 +171,30 @@ export class KafkaBus implements EventBus {
     return fromWire(topic, data);
   }
 
-  async publish<T extends Topic>(topic: T, key: string, event: EventMap[T]): Promise<void> {
+  publish<T extends Topic>(topic: T, key: string, event: EventMap[T]): Promise<void> {
+    return this.send(topic, key, event);
+  }
+
+  private async send<T extends Topic>(topic: T, key: string, event: EventMap[T], headers?: Record<string, string>): Promise<void> {
     if (!this.producer) throw new AppError(ErrorCode.POOL_CLOSED, 'the Kafka bus is closed');
+    let value: Buffer;
     try {
-      const record = { topic: this.options.topicNames[topic], acks: -1, messages: [{ key, value: await this.encode(topic, event) }] };
+      value = await this.encode(topic, event);
+    } catch (err) {
+      // an event that cannot be encoded (it breaks its schema, or is nested past the stack) fails
+      // the same way every time: not retryable, or one message would stall its partition for ever
+      if (
+        err instanceof RangeError ||
+        err instanceof TypeError ||
+        (err as Error).name === 'ConfluentSchemaRegistryValidationError' ||
+        toAppError(err).code === ErrorCode.INVALID_ARGUMENT
+      ) {
+        throw new AppError(ErrorCode.INVALID_ARGUMENT, `the ${topic} event cannot be encoded: ${(err as Error).message}`, { cause: err });
+      }
+      throw new AppError(ErrorCode.BUS_UNAVAILABLE, `encoding for ${this.options.topicNames[topic]} failed: ${(err as Error).message}`, { cause: err, retryable: true });
+    }
+    try {
+      const record = { topic: this.options.topicNames[topic], acks: -1, messages: [{ key, value, ...(headers ? { headers } : {}) }] };
       const current = this.currentTransaction.getStore();
       if (current) {
         // one operation at a time on a transaction (kafkajs refuses concurrent ones)
@@ -193,6 +214,7 @@ export class KafkaBus implements EventBus {
     const log = this.options.log.child({ topic: name, group: options.group });
     const consumer = this.kafka.consumer({
       groupId: options.group,
+      partitionAssigners: [TopicAwareAssigner, PartitionAssigners.roundRobin],
       allowAutoTopicCreation: false,
       maxBytesPerPartition: this.options.maxMessageBytes,
       maxBytes: this.options.maxMessageBytes * 2,
@@ -375,12 +397,12 @@ export class KafkaBus implements EventBus {
   ): Promise<boolean> {
     const { partition, producer } = owner;
     const offsets = { consumerGroupId: options.group, topics: [{ topic: name, partitions: [{ partition, offset: next }] }] };
-    const handleOne = async (message: { value: Buffer | null }): Promise<void> => {
+    const handleOne = async (message: { value: Buffer | null; offset: string }): Promise<void> => {
       let event: EventMap[T];
       try {
         event = await this.decode(topic, message.value);
       } catch (err) {
-        await this.deadLetter(name, message.value, toAppError(err), log);
+        await this.deadLetter(name, partition, message, toAppError(err), log);
         return;
       }
       try {
@@ -388,7 +410,7 @@ export class KafkaBus implements EventBus {
       } catch (err) {
         const e = toAppError(err);
         if (e.retryable) throw e;
-        await this.deadLetter(name, message.value, e, log);
+        await this.deadLetter(name, partition, message, e, log);
       }
     };
     for (let attempt = 1; ; attempt++) {
@@ -467,7 +489,11 @@ export class KafkaBus implements EventBus {
     return offset === undefined || BigInt(offset) < 0n ? null : BigInt(offset);
   }
 
-  private async deadLetter(from: string, value: Buffer | null, error: AppError, log: Logger): Promise<void> {
+  /**
+   * Parks a message that cannot be handled in the dead-letter topic, keyed by its topic, with
+   * where it came from in the headers (facewatch-source-partition, facewatch-source-offset).
+   */
+  private async deadLetter(from: string, partition: number, { value, offset }: { value: Buffer | null; offset: string }, error: AppError, log: Logger): Promise<void> {
     let payload: unknown = null;
     if (value) {
       try {
@@ -476,8 +502,21 @@ export class KafkaBus implements EventBus {
         payload = { undecodable_base64: value.toString('base64') };
       }
     }
-    log.warn({ code: error.code }, `message sent to the dead-letter topic: ${error.message}`);
-    await this.publish(Topic.deadLetter, `${from}`, { error: { code: error.code, message: error.message }, payload, topic: from, failed_at: new Date().toISOString() });
+    log.warn({ code: error.code, partition, offset }, `message sent to the dead-letter topic: ${error.message}`);
+    const park = (parked: unknown): Promise<void> =>
+      this.send(
+        Topic.deadLetter,
+        from,
+        { error: { code: error.code, message: error.message }, payload: parked, topic: from, failed_at: new Date().toISOString() },
+        { 'facewatch-source-partition': String(partition), 'facewatch-source-offset': offset },
+      );
+    try {
+      await park(payload);
+    } catch (err) {
+      // a payload that decodes but cannot be encoded again (JSON nested thousands deep) is parked as its bytes
+      if (!value || toAppError(err).code !== ErrorCode.INVALID_ARGUMENT) throw err;
+      await park({ undecodable_base64: value.toString('base64') });
+    }
   }
 
   async close(): Promise<void> {
