@@ -8,8 +8,4 @@ export * from './in-process-bus.js';
 export * from './match-options.js';
 export * from './image-source/index.js';
 export * from './event-schemas.js';
-export * from './kafka/kafka-bus.js';
-export { installReadCommittedFix } from './kafka/read-committed.js';
-export * from './kafka/from-config.js';
 export * from './metrics.js';
-export { startLagMonitor } from './kafka/consumer-lag.js';

@@ -1,15 +1,5 @@
-import {
-  createLogger,
-  imageSourcePolicy,
-  isAppError,
-  loadConfig,
-  registerShutdown,
-  requireScaleProfile,
-  resolveImageInput,
-  startKafkaBus,
-  type Logger,
-  type ShutdownStep,
-} from '@facewatch/core';
+import { createLogger, imageSourcePolicy, isAppError, loadConfig, registerShutdown, resolveImageInput, type Logger, type ShutdownStep } from '@facewatch/core';
+import { requireScaleProfile, startKafkaBus } from '@facewatch/kafka';
 import { openConfiguredPostgresStore } from '@facewatch/db';
 import { openDecisionPolicy, openFaceBackend } from '@facewatch/recognition';
 import { startApi } from './api-service.js';

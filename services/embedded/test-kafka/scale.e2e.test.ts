@@ -7,7 +7,8 @@ import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import sharp from 'sharp';
-import { installReadCommittedFix, projectRoot } from '@facewatch/core';
+import { projectRoot } from '@facewatch/core';
+import { installReadCommittedFix } from '@facewatch/kafka';
 import { fixturesDir, groupPhotos, identityImages } from '@facewatch/face/testing';
 import { eventually, freePort } from '../test/launch.js';
 
@@ -39,7 +40,7 @@ const env: Record<string, string> = {
 };
 mkdirSync(env['BLACKLIST_DB_PATH']!, { recursive: true });
 // the readers here are plain kafkajs consumers: without the fix, kafkajs shows them records of
-// aborted transactions (libs/core/src/kafka/read-committed.ts)
+// aborted transactions (libs/kafka/src/read-committed.ts)
 installReadCommittedFix();
 const kafka = new Kafka({ brokers: brokers!.split(','), logLevel: logLevel.NOTHING });
 const children = new Set<ChildProcess>();

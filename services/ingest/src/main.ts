@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { createLogger, isAppError, loadConfig, metrics, provideGauge, registerShutdown, requireScaleProfile, serveMetrics, startKafkaBus, type Logger } from '@facewatch/core';
+import { createLogger, isAppError, loadConfig, metrics, provideGauge, registerShutdown, serveMetrics, type Logger } from '@facewatch/core';
+import { requireScaleProfile, startKafkaBus } from '@facewatch/kafka';
 import { startInboxWatcher } from './inbox-watcher.js';
 
 // `npm run start:ingest`: the watched inbox of the scale profile, publishing to Kafka.

@@ -1,17 +1,5 @@
-import {
-  createLogger,
-  defaultClientId,
-  imageReferenceResolver,
-  imageSourcePolicy,
-  isAppError,
-  loadConfig,
-  registerShutdown,
-  requireScaleProfile,
-  serveMetrics,
-  startKafkaBus,
-  startLagMonitor,
-  type Logger,
-} from '@facewatch/core';
+import { createLogger, imageReferenceResolver, imageSourcePolicy, isAppError, loadConfig, registerShutdown, serveMetrics, type Logger } from '@facewatch/core';
+import { defaultClientId, requireScaleProfile, startKafkaBus, startLagMonitor } from '@facewatch/kafka';
 import { openConfiguredPostgresStore } from '@facewatch/db';
 import { openDecisionPolicy, openFaceBackend } from '@facewatch/recognition';
 import { folderImageCopyStore } from './image-copy-store.js';

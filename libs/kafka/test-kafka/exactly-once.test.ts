@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
-import { installReadCommittedFix, Topic } from '@facewatch/core';
+import { Topic } from '@facewatch/core';
+import { installReadCommittedFix } from '@facewatch/kafka';
 
 // Exactly-once across rebalances, against a real broker: group members as separate processes
 // (bus-member.ts: one result and one alert per image, in the bus's transactions) join, leave

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createLogger, KafkaBus, Topic } from '@facewatch/core';
+import { createLogger, Topic } from '@facewatch/core';
+import { KafkaBus } from '@facewatch/kafka';
 import { eventBusContract } from '@facewatch/core/testing';
 
 // The scale profile's bus against the contract every EventBus keeps (the in-process bus runs the

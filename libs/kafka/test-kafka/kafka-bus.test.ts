@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
-import { AppError, createLogger, ErrorCode, installReadCommittedFix, KafkaBus, Topic, type EventMap, type ImageReceived, type KafkaBusOptions } from '@facewatch/core';
+import { AppError, createLogger, ErrorCode, Topic, type EventMap, type ImageReceived } from '@facewatch/core';
+import { installReadCommittedFix, KafkaBus, type KafkaBusOptions } from '@facewatch/kafka';
 
 // Medium tests against a real Kafka broker (and schema registry): scripts/services.sh starts them
 // and the test runner passes KAFKA_BROKERS and SCHEMA_REGISTRY_URL. Isolation: unique topic and

@@ -4,7 +4,8 @@
 // `ready` once it consumes, `handled <event id>` after each handler run, `closed` after a clean
 // leave (SIGTERM), and its log records as JSON lines. Not a test file: the runner only picks up
 // *.test.js.
-import { createLogger, KafkaBus, Topic } from '@facewatch/core';
+import { createLogger, Topic } from '@facewatch/core';
+import { KafkaBus } from '@facewatch/kafka';
 
 const env = (name: string): string => {
   const value = process.env[name];

@@ -1,5 +1,5 @@
 import type { Kafka, Producer } from 'kafkajs';
-import type { Logger } from '../logger.js';
+import { type Logger } from '@facewatch/core';
 
 /** An input partition as this member owns it in the current assignment. */
 export interface PartitionOwner {

@@ -2,10 +2,20 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { hostname } from 'node:os';
 import kafkajs, { Kafka, logLevel, PartitionAssigners, type Admin, type Consumer, type EachBatchPayload, type Producer, type Transaction } from 'kafkajs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { AppError, ErrorCode, toAppError } from '../errors.js';
-import { eventJsonSchemas, fromWire, toWire } from '../event-schemas.js';
-import { Topic, type EventBus, type EventMap, type SubscribeOptions, type Subscription } from '../events.js';
-import type { Logger } from '../logger.js';
+import {
+  AppError,
+  ErrorCode,
+  toAppError,
+  eventJsonSchemas,
+  fromWire,
+  toWire,
+  Topic,
+  type EventBus,
+  type EventMap,
+  type SubscribeOptions,
+  type Subscription,
+  type Logger,
+} from '@facewatch/core';
 import { PartitionOwners, type PartitionOwner } from './partition-owners.js';
 import { installReadCommittedFix } from './read-committed.js';
 import { TopicAwareAssigner } from './topic-aware-assigner.js';

@@ -1,7 +1,4 @@
-import type { AppConfig } from '../config.js';
-import { AppError, ErrorCode } from '../errors.js';
-import { Topic } from '../events.js';
-import type { Logger } from '../logger.js';
+import { AppError, ErrorCode, Topic, type AppConfig, type Logger } from '@facewatch/core';
 import { defaultClientId, KafkaBus } from './kafka-bus.js';
 
 /** The scale profile needs a broker list and a database: CONFIG_INVALID naming what is missing. */

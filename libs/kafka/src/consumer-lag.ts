@@ -1,6 +1,5 @@
 import { Kafka, logLevel, type Admin } from 'kafkajs';
-import type { Logger } from '../logger.js';
-import { metrics } from '../metrics.js';
+import { metrics, type Logger } from '@facewatch/core';
 
 /**
  * Samples how far consumer groups are behind their topics (high watermark − committed offset,
