@@ -6,6 +6,5 @@ export * from './paths.js';
 export * from './events.js';
 export * from './in-process-bus.js';
 export * from './match-options.js';
-export * from './image-source/index.js';
 export * from './event-schemas.js';
 export * from './metrics.js';

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
-import { metrics, provideGauge, type EventBus, type FaceConfig, type ImageSourcePolicy, type Logger, type RetentionConfig, type WebhookConfig } from '@facewatch/core';
+import { metrics, provideGauge, type EventBus, type FaceConfig, type Logger, type RetentionConfig, type WebhookConfig } from '@facewatch/core';
+import { type ImageSourcePolicy } from '@facewatch/image-source';
 import type { Store } from '@facewatch/db';
 import { buildApp } from './app.js';
 import { BlacklistFolder } from './blacklist/blacklist-folder.js';

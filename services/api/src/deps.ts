@@ -1,4 +1,5 @@
-import type { ApiKeyEntry, EventBus, FaceConfig, ImageSourcePolicy, Logger } from '@facewatch/core';
+import type { ApiKeyEntry, EventBus, FaceConfig, Logger } from '@facewatch/core';
+import type { ImageSourcePolicy } from '@facewatch/image-source';
 import type { Store } from '@facewatch/db';
 import type { DecisionPolicy, FaceBackend } from '@facewatch/recognition';
 import type { AlertHub } from './alerts/alert-hub.js';

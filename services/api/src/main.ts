@@ -1,4 +1,5 @@
-import { createLogger, imageSourcePolicy, isAppError, loadConfig, registerShutdown, resolveImageInput, type Logger, type ShutdownStep } from '@facewatch/core';
+import { createLogger, isAppError, loadConfig, registerShutdown, type Logger, type ShutdownStep } from '@facewatch/core';
+import { imageSourcePolicy, resolveImageInput } from '@facewatch/image-source';
 import { requireScaleProfile, startKafkaBus } from '@facewatch/kafka';
 import { openConfiguredPostgresStore } from '@facewatch/db';
 import { openDecisionPolicy, openFaceBackend } from '@facewatch/recognition';

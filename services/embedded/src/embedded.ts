@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { imageReferenceResolver, imageSourcePolicy, InProcessBus, metrics, provideGauge, resolveImageInput, type AppConfig, type Logger } from '@facewatch/core';
+import { InProcessBus, metrics, provideGauge, type AppConfig, type Logger } from '@facewatch/core';
+import { imageReferenceResolver, imageSourcePolicy, resolveImageInput } from '@facewatch/image-source';
 import { openSqliteStore } from '@facewatch/db';
 import { openDecisionPolicy, openFaceBackend } from '@facewatch/recognition';
 import { startInboxWatcher } from '@facewatch/ingest';

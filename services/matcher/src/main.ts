@@ -1,4 +1,5 @@
-import { createLogger, imageReferenceResolver, imageSourcePolicy, isAppError, loadConfig, registerShutdown, serveMetrics, type Logger } from '@facewatch/core';
+import { createLogger, isAppError, loadConfig, registerShutdown, serveMetrics, type Logger } from '@facewatch/core';
+import { imageReferenceResolver, imageSourcePolicy } from '@facewatch/image-source';
 import { defaultClientId, requireScaleProfile, startKafkaBus, startLagMonitor } from '@facewatch/kafka';
 import { openConfiguredPostgresStore } from '@facewatch/db';
 import { openDecisionPolicy, openFaceBackend } from '@facewatch/recognition';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { AppError, classifyImageInput, ErrorCode, toAppError, Topic, type ImageReference } from '@facewatch/core';
+import { AppError, ErrorCode, toAppError, Topic, type ImageReference } from '@facewatch/core';
+import { classifyImageInput } from '@facewatch/image-source';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.js';
 import { ErrorBody, route } from '../route.js';

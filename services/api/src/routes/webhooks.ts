@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { AppError, checkUrlAllowed, ErrorCode } from '@facewatch/core';
+import { AppError, ErrorCode } from '@facewatch/core';
+import { checkUrlAllowed } from '@facewatch/image-source';
 import type { WebhookRecord } from '@facewatch/db';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.js';

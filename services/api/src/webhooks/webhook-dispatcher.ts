@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { guardedPost, metrics, toAppError, type ImageSourcePolicy, type Logger, type WebhookConfig } from '@facewatch/core';
+import { metrics, toAppError, type Logger, type WebhookConfig } from '@facewatch/core';
+import { guardedPost, type ImageSourcePolicy } from '@facewatch/image-source';
 import type { DeliveryRecord, Store } from '@facewatch/db';
 import { alertJson } from '../alerts/alert-json.js';
 import { signWebhook, WebhookHeader } from './signature.js';

@@ -3,7 +3,8 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppError, ErrorCode, fetchImageUrl, resolveImageInput, type ImageSourcePolicy } from '@facewatch/core';
+import { AppError, ErrorCode } from '@facewatch/core';
+import { fetchImageUrl, resolveImageInput, type ImageSourcePolicy } from '@facewatch/image-source';
 
 // Medium: real HTTP servers on 127.0.0.1 (the only addresses these tests ever connect to; the
 // refused ones, like 127.0.0.2, are refused before any connection is made).

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { AppConfig } from '../config.js';
+import { type AppConfig } from '@facewatch/core';
 
 /** What {@link resolveImageInput} and its parts may read, fetch and accept. */
 export interface ImageSourcePolicy {

@@ -1,4 +1,4 @@
-import { AppError, ErrorCode } from '../errors.js';
+import { AppError, ErrorCode } from '@facewatch/core';
 import { decodeBase64Image, looksLikeBase64 } from './base64-image.js';
 import { readAllowedPath } from './path-source.js';
 import type { ImageSourcePolicy } from './policy.js';

@@ -1,4 +1,4 @@
-import { AppError, ErrorCode } from '../errors.js';
+import { AppError, ErrorCode } from '@facewatch/core';
 
 const dataUriHeader = /^data:([^,]*),/i;
 const whitespace = /[\t\n\f\r ]+/g;

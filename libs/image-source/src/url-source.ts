@@ -3,7 +3,7 @@ import { lookup } from 'node:dns/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import { AppError, ErrorCode } from '../errors.js';
+import { AppError, ErrorCode } from '@facewatch/core';
 import { classifyAddress, AddressRange } from './ip-address.js';
 import { isAllowListed, type ImageSourcePolicy } from './policy.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AppError, ErrorCode } from '../errors.js';
+import { AppError, ErrorCode } from '@facewatch/core';
 import { decodeBase64Image, maxEncodedLength } from './base64-image.js';
 import { isAllowListed, type ImageSourcePolicy } from './policy.js';
 import { classifyImageInput, resolveImageInput } from './resolve-image-input.js';

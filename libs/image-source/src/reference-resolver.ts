@@ -1,4 +1,4 @@
-import type { ImageReference } from '../events.js';
+import { type ImageReference } from '@facewatch/core';
 import { decodeBase64Image } from './base64-image.js';
 import { readAllowedPath } from './path-source.js';
 import type { ImageSourcePolicy } from './policy.js';

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { AppError, ErrorCode, readAllowedPath, resolveImageInput, type ImageSourcePolicy } from '@facewatch/core';
+import { AppError, ErrorCode } from '@facewatch/core';
+import { readAllowedPath, resolveImageInput, type ImageSourcePolicy } from '@facewatch/image-source';
 
 // Medium: server paths against a real temp folder with real symbolic links.
 //   <work>/root/           the allowed root

@@ -1,8 +1,7 @@
 import { constants } from 'node:fs';
 import { open, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { AppError, ErrorCode } from '../errors.js';
-import { resolveFromRoot } from '../paths.js';
+import { AppError, ErrorCode, resolveFromRoot } from '@facewatch/core';
 import type { ImageSourcePolicy } from './policy.js';
 
 export interface PathImage {
