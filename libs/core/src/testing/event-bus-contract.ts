@@ -51,7 +51,7 @@ export function eventBusContract(name: string, makeBus: MakeEventBus): void {
   const group = (label: string): string => `contract-${label}-${randomUUID().slice(0, 8)}`;
 
   describe(`EventBus contract: ${name}`, () => {
-    test('every group receives every event once, in order per key, equal to what was published (bytes included)', async () => {
+    test('every group receives every event, in order per key, equal to what was published (bytes included)', async () => {
       await withBus(async (bus) => {
         const w = waiter();
         const got: Record<string, ImageReceived[]> = { a: [], b: [] };
@@ -65,10 +65,13 @@ export function eventBusContract(name: string, makeBus: MakeEventBus): void {
         for (let n = 1; n <= 20; n++) await bus.publish(Topic.imageReceived, 'one-key', received(n));
         await w.until(() => got['a']!.some((e) => e.event_id === 'e20') && got['b']!.some((e) => e.event_id === 'e20'), 'e20 in both groups');
         for (const g of ['a', 'b']) {
+          const ids = got[g]!.map((e) => e.event_id);
+          // handling is at-least-once on a bus that redelivers (a chunk whose transaction could not
+          // commit, e.g. on a cold broker, is handled again): its outputs are what is exactly-once
           assert.deepEqual(
-            got[g]!.map((e) => e.event_id),
+            bus.redelivers ? [...new Set(ids)] : ids,
             Array.from({ length: 20 }, (_, i) => `e${i + 1}`),
-            `group ${g}: each once, in order`,
+            `group ${g}: each${bus.redelivers ? ' at least' : ''} once, in order`,
           );
         }
         const sample = got['a']![6]!;
@@ -78,7 +81,7 @@ export function eventBusContract(name: string, makeBus: MakeEventBus): void {
       });
     });
 
-    test('the members of one group share its events: each event is handled by exactly one of them', async () => {
+    test('the members of one group share its events: each event is handled by one of them (at least once where the bus redelivers)', async () => {
       await withBus(async (bus) => {
         const w = waiter();
         const handled: { member: number; id: string }[] = [];
@@ -91,7 +94,8 @@ export function eventBusContract(name: string, makeBus: MakeEventBus): void {
         }
         for (let n = 1; n <= 40; n++) await bus.publish(Topic.imageReceived, `key-${n}`, received(n));
         await w.until(() => new Set(handled.map((h) => h.id)).size === 40, 'all 40 events');
-        assert.equal(handled.length, 40, 'none twice');
+        if (bus.redelivers) assert.ok(handled.length >= 40);
+        else assert.equal(handled.length, 40, 'none twice');
       });
     });
 
@@ -127,7 +131,7 @@ export function eventBusContract(name: string, makeBus: MakeEventBus): void {
         await bus.publish(Topic.imageReceived, 'k', received(2));
         await w.until(() => handled.includes('e2'), 'e2');
         assert.equal(failed, 1);
-        assert.deepEqual(handled, bus.redelivers ? ['e1', 'e2'] : ['e2']);
+        assert.deepEqual(bus.redelivers ? [...new Set(handled)] : handled, bus.redelivers ? ['e1', 'e2'] : ['e2']);
       });
     });
 
