@@ -18,7 +18,8 @@ export const TopicAwareAssigner: PartitionAssigner = ({ cluster }): Assigner => 
     // kafkajs passes the leader's own topics: the others' come from their metadata, and the
     // leader needs the partitions of those too
     const topics = [...new Set([...subscribed.values()].flatMap((t) => [...t]))].sort();
-    await cluster.addMultipleTargetTopics(topics);
+    // a topic that has gone from the broker only goes unassigned; it must not fail the group's sync
+    await cluster.addMultipleTargetTopics(topics).catch(() => undefined);
     const assignment = new Map<string, Record<string, number[]>>();
     for (const topic of topics) {
       const takers = members
@@ -26,10 +27,15 @@ export const TopicAwareAssigner: PartitionAssigner = ({ cluster }): Assigner => 
         .filter((id) => subscribed.get(id)!.has(topic))
         .sort();
       if (takers.length === 0) continue;
-      const partitions = cluster
-        .findTopicPartitionMetadata(topic)
-        .map((p) => p.partitionId)
-        .sort((a, b) => a - b);
+      let partitions: number[];
+      try {
+        partitions = cluster
+          .findTopicPartitionMetadata(topic)
+          .map((p) => p.partitionId)
+          .sort((a, b) => a - b);
+      } catch {
+        continue; // no metadata for it (yet): nobody gets it this round
+      }
       partitions.forEach((partition, i) => {
         const member = takers[i % takers.length]!;
         const mine = assignment.get(member) ?? {};
