@@ -1,5 +1,6 @@
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
 import { AppError, ErrorCode } from '@facewatch/core';
+import { isSrgbProfile } from './icc.js';
 
 /** Formats facewatch accepts. SVG, PDF and the rest are refused: they are not photos and SVG can reference files. */
 export const SupportedFormats = ['jpeg', 'png', 'webp', 'gif', 'tiff'] as const;
@@ -178,6 +179,10 @@ async function inspect(bytes: Uint8Array, limits: Pick<DecodeLimits, 'maxBytes' 
       details: { width, height, maxPixels: limits.maxPixels },
     });
   }
+  // An embedded sRGB profile is not applied: converting to sRGB from it changes nothing, and the
+  // transform (lcms) cost as much as the decode itself (a 1.3 MP JPEG: 30.8 ms against 14.4).
+  // Other profiles (Adobe RGB, ProPhoto, Display P3, CMYK) are applied as before.
+  if (meta.icc && isSrgbProfile(meta.icc)) options.ignoreIcc = true;
   const orientation = meta.orientation ?? 1;
   const rotated = orientation >= 5;
   return { input, options, format: format as ImageFormat, width: rotated ? height : width, height: rotated ? width : height, orientation };
