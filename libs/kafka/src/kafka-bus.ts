@@ -12,6 +12,7 @@ import {
   Topic,
   type EventBus,
   type EventMap,
+  type ImageReceived,
   type SubscribeOptions,
   type Subscription,
   type Logger,
@@ -59,6 +60,87 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * cannot be decoded, or whose handler fails for good, goes to the dead-letter topic with its error
  * code and original payload, so the stream keeps flowing.
  */
+/** A consumed message, as kafkajs hands it over. */
+interface InMessage {
+  key?: Buffer | null;
+  value: Buffer | null;
+  offset: string;
+  timestamp?: string;
+  headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
+}
+
+/**
+ * Header of a binary image message (docs/events.md): the image-received event without its bytes,
+ * as JSON. Every field is optional there; see {@link binaryImageEvent}.
+ */
+export const EVENT_HEADER = 'facewatch-event';
+
+/** File signatures of the formats facewatch decodes: a message starting with one is a binary image. */
+const IMAGE_SIGNATURES: readonly (readonly number[])[] = [
+  [0xff, 0xd8, 0xff], // JPEG
+  [0x89, 0x50, 0x4e, 0x47], // PNG
+  [0x47, 0x49, 0x46, 0x38], // GIF8
+  [0x52, 0x49, 0x46, 0x46], // RIFF (WebP)
+  [0x49, 0x49, 0x2a, 0x00], // TIFF, little-endian
+  [0x4d, 0x4d, 0x00, 0x2a], // TIFF, big-endian
+];
+
+function headerText(message: InMessage, name: string): string | undefined {
+  const raw = message.headers?.[name];
+  const first = Array.isArray(raw) ? raw[0] : raw;
+  return first === undefined ? undefined : first.toString();
+}
+
+/**
+ * A message of the images topic is a binary image when it carries the event header, or when its
+ * bytes start like an image (a camera publishing plain files). JSON events start with `{` (or
+ * whitespace) and registry-framed ones with 0: neither is an image signature.
+ */
+function isBinaryImage(message: InMessage): boolean {
+  // with the header, even an empty value is an (empty) image: its result says IMAGE_EMPTY
+  if (headerText(message, EVENT_HEADER) !== undefined) return true;
+  const value = message.value;
+  return !!value && value.length > 0 && IMAGE_SIGNATURES.some((sig) => sig.every((b, i) => value[i] === b));
+}
+
+/**
+ * The event of a binary image message: the header's fields, validated as a JSON event is, with
+ * defaults for those missing: `event_id` `<topic>:<partition>:<offset>` (unique per arrival, the
+ * same when the message is read again), `identifier` the message key (else the event id),
+ * `source` kafka, `received_at` the message timestamp.
+ */
+function binaryImageEvent(topic: string, partition: number, message: InMessage): ImageReceived {
+  let fields: Record<string, unknown> = {};
+  const header = headerText(message, EVENT_HEADER);
+  if (header !== undefined) {
+    try {
+      fields = JSON.parse(header) as Record<string, unknown>;
+    } catch (err) {
+      throw new AppError(ErrorCode.INVALID_ARGUMENT, `the ${EVENT_HEADER} header is not JSON: ${(err as Error).message}`, { cause: err });
+    }
+    if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new AppError(ErrorCode.INVALID_ARGUMENT, `the ${EVENT_HEADER} header is not a JSON object`);
+    if ('image' in fields) throw new AppError(ErrorCode.INVALID_ARGUMENT, `the ${EVENT_HEADER} header of a binary image must not name an image: the message is the image`);
+  }
+  const eventId = `${topic}:${partition}:${message.offset}`;
+  const timestamp = Number(message.timestamp);
+  const event = fromWire(Topic.imageReceived, {
+    event_id: eventId,
+    source: 'kafka',
+    identifier: message.key?.length ? message.key.toString('utf8') : eventId,
+    received_at: new Date(Number.isFinite(timestamp) && timestamp > 0 ? timestamp : Date.now()).toISOString(),
+    ...fields,
+    image: { kind: 'bytes', bytes_base64: '' },
+  });
+  const value = message.value ?? Buffer.alloc(0);
+  return { ...event, image: { kind: 'bytes', bytes: new Uint8Array(value.buffer, value.byteOffset, value.byteLength) } };
+}
+
+/** A record a handler published inside a chunk's transaction, sent with the chunk. */
+interface OutRecord {
+  topic: string;
+  message: { key: string; value: Buffer; headers?: Record<string, string> };
+}
+
 export class KafkaBus implements EventBus {
   /** Kafka redelivers uncommitted messages: handlers throw retryable errors instead of swallowing them. */
   readonly redelivers = true;
@@ -68,8 +150,11 @@ export class KafkaBus implements EventBus {
   private producer: Producer | undefined;
   private registry: SchemaRegistry | undefined;
   private readonly schemaIds = new Map<Topic, number>();
-  /** The transaction of the message being handled: what its handler publishes joins it. */
-  private readonly currentTransaction = new AsyncLocalStorage<{ tx: Transaction; sends: Promise<unknown> }>();
+  /**
+   * The transaction of the chunk being handled: what its handlers publish is collected here and
+   * sent with the chunk's commit (see {@link KafkaBus.sendCollected}).
+   */
+  private readonly currentTransaction = new AsyncLocalStorage<{ records: OutRecord[] }>();
   /** Per work subscription: the partitions it owns and their transactional producers. */
   private readonly owners = new Set<PartitionOwners>();
   /** Reads committed offsets for the take-overs. */
@@ -169,7 +254,9 @@ export class KafkaBus implements EventBus {
     return this.registry && id !== undefined ? this.registry.encode(id, wire) : Buffer.from(JSON.stringify(wire));
   }
 
-  private async decode<T extends Topic>(topic: T, value: Buffer | null): Promise<EventMap[T]> {
+  private async decode<T extends Topic>(topic: T, name: string, partition: number, message: InMessage): Promise<EventMap[T]> {
+    const { value } = message;
+    if (topic === Topic.imageReceived && isBinaryImage(message)) return binaryImageEvent(name, partition, message) as EventMap[T];
     if (!value) throw new AppError(ErrorCode.INVALID_ARGUMENT, `empty ${topic} message`);
     let data: unknown;
     try {
@@ -185,11 +272,19 @@ export class KafkaBus implements EventBus {
     return this.send(topic, key, event);
   }
 
-  private async send<T extends Topic>(topic: T, key: string, event: EventMap[T], headers?: Record<string, string>): Promise<void> {
+  private async send<T extends Topic>(topic: T, key: string, event: EventMap[T], extraHeaders?: Record<string, string>): Promise<void> {
     if (!this.producer) throw new AppError(ErrorCode.POOL_CLOSED, 'the Kafka bus is closed');
     let value: Buffer;
+    let headers = extraHeaders;
     try {
-      value = await this.encode(topic, event);
+      const image = topic === Topic.imageReceived ? (event as ImageReceived).image : undefined;
+      if (image?.kind === 'bytes') {
+        // an image's bytes travel as the message itself, the rest of the event in a header
+        const { image: _bytes, ...fields } = event as ImageReceived;
+        fromWire(topic, { ...fields, image: { kind: 'bytes', bytes_base64: '' } }); // validate before sending
+        value = Buffer.from(image.bytes.buffer, image.bytes.byteOffset, image.bytes.byteLength);
+        headers = { ...headers, [EVENT_HEADER]: JSON.stringify(fields) };
+      } else value = await this.encode(topic, event);
     } catch (err) {
       // an event that cannot be encoded (it breaks its schema, or is nested past the stack) fails
       // the same way every time: not retryable, or one message would stall its partition for ever
@@ -204,14 +299,12 @@ export class KafkaBus implements EventBus {
       throw new AppError(ErrorCode.BUS_UNAVAILABLE, `encoding for ${this.options.topicNames[topic]} failed: ${(err as Error).message}`, { cause: err, retryable: true });
     }
     try {
-      const record = { topic: this.options.topicNames[topic], acks: -1, messages: [{ key, value, ...(headers ? { headers } : {}) }] };
+      const message = { key, value, ...(headers ? { headers } : {}) };
       const current = this.currentTransaction.getStore();
-      if (current) {
-        // one operation at a time on a transaction (kafkajs refuses concurrent ones)
-        const sent = current.sends.then(() => current.tx.send(record));
-        current.sends = sent.catch(() => undefined);
-        await sent;
-      } else await this.producer.send(record);
+      // inside a chunk's transaction the record is only collected: it becomes visible with the
+      // commit anyway, and a failed send aborts the chunk, which is handled again as a whole
+      if (current) current.records.push({ topic: this.options.topicNames[topic], message });
+      else await this.producer.send({ topic: this.options.topicNames[topic], acks: -1, messages: [message] });
     } catch (err) {
       const e = toAppError(err);
       if (e.code === ErrorCode.INVALID_ARGUMENT) throw e;
@@ -300,7 +393,7 @@ export class KafkaBus implements EventBus {
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
       try {
-        await handler(await this.decode(topic, message.value));
+        await handler(await this.decode(topic, name, batch.partition, message));
       } catch (err) {
         log.warn({ err, offset: message.offset }, 'listener failed on a message; skipped');
       }
@@ -398,7 +491,7 @@ export class KafkaBus implements EventBus {
     options: SubscribeOptions,
     owner: PartitionOwner,
     owners: PartitionOwners,
-    chunk: { value: Buffer | null; offset: string }[],
+    chunk: InMessage[],
     next: string,
     handler: (event: EventMap[T]) => Promise<void>,
     current: () => boolean,
@@ -407,10 +500,10 @@ export class KafkaBus implements EventBus {
   ): Promise<boolean> {
     const { partition, producer } = owner;
     const offsets = { consumerGroupId: options.group, topics: [{ topic: name, partitions: [{ partition, offset: next }] }] };
-    const handleOne = async (message: { value: Buffer | null; offset: string }): Promise<void> => {
+    const handleOne = async (message: InMessage): Promise<void> => {
       let event: EventMap[T];
       try {
-        event = await this.decode(topic, message.value);
+        event = await this.decode(topic, name, partition, message);
       } catch (err) {
         await this.deadLetter(name, partition, message, toAppError(err), log);
         return;
@@ -431,9 +524,9 @@ export class KafkaBus implements EventBus {
         throw giveUp(owners, partition, err, log);
       }
       try {
-        const state = { tx, sends: Promise.resolve() as Promise<unknown> };
+        const state = { records: [] as OutRecord[] };
         await this.currentTransaction.run(state, () => mapLimit(chunk, options.concurrency ?? 1, handleOne));
-        await state.sends;
+        await this.sendCollected(tx, state.records);
         await tx.sendOffsets(offsets);
         await tx.commit();
         return true;
@@ -452,6 +545,34 @@ export class KafkaBus implements EventBus {
         if (!current()) return false;
       }
     }
+  }
+
+  /**
+   * Sends a chunk's collected records in its transaction: one produce request for the chunk
+   * instead of one per record (each awaited by its handler, which held a handler slot meanwhile),
+   * split so that a request carries at most half the topics' message limit (with room for the
+   * record overheads), and a record larger than that goes alone, as before (dead letters can be
+   * as large as an image).
+   */
+  private async sendCollected(tx: Transaction, records: readonly OutRecord[]): Promise<void> {
+    const limit = this.options.maxMessageBytes / 2;
+    let batch: OutRecord[] = [];
+    let bytes = 0;
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const byTopic = new Map<string, OutRecord['message'][]>();
+      for (const r of batch) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r.message]);
+      await tx.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      batch = [];
+      bytes = 0;
+    };
+    for (const record of records) {
+      const size = record.message.value.length + Buffer.byteLength(record.message.key) + JSON.stringify(record.message.headers ?? {}).length + 100;
+      if (bytes + size > limit) await flush();
+      batch.push(record);
+      bytes += size;
+    }
+    await flush();
   }
 
   private backoff(attempt: number): number {
@@ -503,9 +624,19 @@ export class KafkaBus implements EventBus {
    * Parks a message that cannot be handled in the dead-letter topic, keyed by its topic, with
    * where it came from in the headers (facewatch-source-partition, facewatch-source-offset).
    */
-  private async deadLetter(from: string, partition: number, { value, offset }: { value: Buffer | null; offset: string }, error: AppError, log: Logger): Promise<void> {
+  private async deadLetter(from: string, partition: number, message: InMessage, error: AppError, log: Logger): Promise<void> {
+    const { value, offset } = message;
     let payload: unknown = null;
-    if (value) {
+    if (from === this.options.topicNames[Topic.imageReceived] && isBinaryImage(message)) {
+      // a binary image message: its event fields (as far as they can be read) and the bytes in base64
+      let fields: unknown = {};
+      try {
+        fields = JSON.parse(headerText(message, EVENT_HEADER) ?? '{}');
+      } catch {
+        fields = { undecodable_header: headerText(message, EVENT_HEADER) };
+      }
+      payload = { ...(typeof fields === 'object' && fields ? fields : {}), image: { kind: 'bytes', bytes_base64: (value ?? Buffer.alloc(0)).toString('base64') } };
+    } else if (value) {
       try {
         payload = this.registry && value[0] === 0 ? await this.registry.decode(value) : JSON.parse(value.toString('utf8'));
       } catch {

@@ -11,7 +11,7 @@ import { installReadCommittedFix, KafkaBus, type KafkaBusOptions } from '@facewa
 const brokers = process.env['KAFKA_BROKERS'];
 const registryUrl = process.env['SCHEMA_REGISTRY_URL'];
 assert.ok(brokers, 'KAFKA_BROKERS is not set: start the services (scripts/services.sh up) — these tests never skip');
-const log = createLogger({ level: 'silent' });
+const log = createLogger({ level: (process.env['TEST_LOG'] as 'warn') ?? 'silent' });
 const buses: KafkaBus[] = [];
 after(async () => {
   await Promise.all(buses.map((b) => b.close()));
@@ -69,7 +69,7 @@ function collect<T extends Topic>(): { items: EventMap[T][]; handler: (e: EventM
   };
 }
 
-test('events round-trip through real topics (bytes as base64), created with the configured partitions', async () => {
+test('events round-trip through real topics (image bytes as the message itself), created with the configured partitions', async () => {
   const topics = names();
   const b = await bus(topics);
   const got = collect<typeof Topic.imageReceived>();
@@ -86,6 +86,35 @@ test('events round-trip through real topics (bytes as base64), created with the 
   const meta = await admin.fetchTopicMetadata({ topics: [topics[Topic.imageReceived]] });
   await admin.disconnect();
   assert.equal(meta.topics[0]!.partitions.length, 3);
+  // on the wire: the bytes as they are, the rest of the event in the facewatch-event header
+  const raw = new Kafka({ brokers: brokers!.split(','), logLevel: logLevel.NOTHING }).consumer({ groupId: `raw-${randomUUID()}` });
+  await raw.connect();
+  await raw.subscribe({ topic: topics[Topic.imageReceived], fromBeginning: true });
+  const message = await new Promise<{ value: Buffer; header: string }>((resolve) => {
+    void raw.run({ eachMessage: async ({ message: m }) => resolve({ value: m.value!, header: String(m.headers!['facewatch-event']) }) });
+  });
+  await raw.disconnect();
+  assert.deepEqual(message.value, Buffer.from(bytes));
+  assert.deepEqual(JSON.parse(message.header), { event_id: 'e1', source: 'kafka', identifier: 'image-1.jpg', received_at: e.received_at });
+});
+
+test('a plain image from an outside producer (no header) becomes an event named by its topic, partition and offset', async () => {
+  const topics = names();
+  const b = await bus(topics);
+  const got = collect<typeof Topic.imageReceived>();
+  await b.subscribe(Topic.imageReceived, { group: `g-${randomUUID()}` }, got.handler);
+  const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]);
+  const producer = new Kafka({ brokers: brokers!.split(','), logLevel: logLevel.NOTHING }).producer();
+  await producer.connect();
+  const [sent] = await producer.send({ topic: topics[Topic.imageReceived], messages: [{ key: 'cam7/000123.jpg', value: jpeg, timestamp: '1796000000000' }] });
+  await producer.disconnect();
+  await got.until(1);
+  const e = got.items[0]!;
+  assert.equal(e.event_id, `${topics[Topic.imageReceived]}:${sent!.partition}:${sent!.baseOffset}`);
+  assert.equal(e.identifier, 'cam7/000123.jpg');
+  assert.equal(e.source, 'kafka');
+  assert.equal(e.received_at, new Date(1796000000000).toISOString());
+  assert.deepEqual(e.image.kind === 'bytes' ? Buffer.from(e.image.bytes) : null, jpeg);
 });
 
 test('a malformed message and a poison message go to the dead-letter topic; the stream keeps flowing', async () => {
@@ -130,6 +159,34 @@ test('a malformed message and a poison message go to the dead-letter topic; the 
   assert.equal((poison.payload as { identifier: string }).identifier, 'poison.jpg');
   const undecodable = dlq.items.find((d) => (d.payload as { undecodable_base64?: string } | null)?.undecodable_base64);
   assert.equal(Buffer.from((undecodable!.payload as { undecodable_base64: string }).undecodable_base64, 'base64').toString(), '{"not": "an event"');
+});
+
+test("a chunk's outputs that together pass the topics' message limit are sent in several requests, all committed", async () => {
+  const topics = names();
+  // 64 KB messages at most. 16 small seed events are handled in one chunk, and each handler
+  // publishes a 20 KB image (27 KB in base64): in one request, the chunk's outputs would be
+  // refused by the broker for ever
+  const b = await bus(topics, { maxMessageBytes: 64 * 1024 });
+  const big = new Set<string>();
+  const bytes = new Uint8Array(20_000).map((_, i) => i % 251);
+  await b.subscribe(Topic.imageReceived, { group: `g-${randomUUID()}`, concurrency: 4 }, async (e) => {
+    if (e.identifier.startsWith('seed')) await b.publish(Topic.imageReceived, 'big', { ...received(Number(e.event_id.slice(1)), bytes), identifier: `big-${e.event_id}` });
+    else big.add(e.identifier);
+  });
+  // one key: all seeds in one partition, so they are handled in one chunk
+  const raw = new Kafka({ brokers: brokers!.split(','), logLevel: logLevel.NOTHING }).producer();
+  await raw.connect();
+  await raw.send({
+    topic: topics[Topic.imageReceived],
+    messages: Array.from({ length: 16 }, (_, i) => ({ key: 'seeds', value: JSON.stringify({ ...received(i), image: { kind: 'path', path: 'x.jpg' }, identifier: `seed-${i}` }) })),
+  });
+  await raw.disconnect();
+  const deadline = Date.now() + 60_000;
+  while (big.size < 16) {
+    assert.ok(Date.now() < deadline, `only ${big.size} of the 16 outputs arrived`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.deepEqual([...big].sort(), Array.from({ length: 16 }, (_, i) => `big-e${i}`).sort());
 });
 
 test('a retryable failure is retried until it succeeds, and the offset is committed only after', async () => {

@@ -84,8 +84,12 @@ interface KafkaCase {
   category: string;
   /** The message value as the producer sends it (null: a tombstone). */
   value: Buffer | null;
+  /** Headers of the message (binary image messages). */
+  headers?: Record<string, string>;
   /** An event's id: its result is looked up by it; absent for messages that are not events. */
   eventId?: string;
+  /** A binary image without an event id: the matcher names it `<topic>:<partition>:<offset>`. */
+  idFromOffset?: boolean;
   /** Right outcomes: error codes of the result ("ok" for none), or "dlq INVALID_ARGUMENT". */
   expect: readonly string[];
 }
@@ -133,6 +137,54 @@ function referenceCases(good: Awaited<ReturnType<typeof malformedImages>>['good'
   return [...paths, ...urls, ...base64];
 }
 
+/**
+ * Binary image messages (docs/events.md): the image as the message, the event's other fields in
+ * the facewatch-event header or none at all. Broken images end in a result with their error;
+ * broken headers in the dead-letter topic.
+ */
+function binaryCases(images: readonly MalformedImage[], good: Buffer): KafkaCase[] {
+  const header = (eventId: string, extra: Record<string, unknown> = {}) => ({
+    'facewatch-event': JSON.stringify({ event_id: eventId, source: 'kafka', identifier: `${eventId}.jpg`, received_at: new Date().toISOString(), ...extra }),
+  });
+  const dlq = ['dlq INVALID_ARGUMENT'];
+  // every 8th broken image of the corpus, as a binary message
+  const broken = images
+    .filter((_, i) => i % 8 === 0)
+    .map((image, i): KafkaCase => ({
+      name: `binary ${image.name}`,
+      category: 'binary image',
+      eventId: `bin-${i}`,
+      value: image.bytes,
+      headers: header(`bin-${i}`),
+      expect: codesOf(expectedFor(image)),
+    }));
+  return [
+    ...broken,
+    { name: 'a plain JPEG, no header', category: 'binary image', idFromOffset: true, value: good, expect: ['ok'] },
+    {
+      name: 'a JPEG with a partial header (options only)',
+      category: 'binary image',
+      idFromOffset: true,
+      value: good,
+      headers: { 'facewatch-event': '{"options": {"threshold": 0.5}}' },
+      expect: ['ok'],
+    },
+    {
+      name: 'text with the header',
+      category: 'binary image',
+      eventId: 'bin-text',
+      value: Buffer.from('hello'),
+      headers: header('bin-text'),
+      expect: ['IMAGE_UNSUPPORTED_FORMAT', 'IMAGE_CORRUPT'],
+    },
+    { name: 'a JPEG, header not JSON', category: 'binary header', value: good, headers: { 'facewatch-event': '{"event_id": ' }, expect: dlq },
+    { name: 'a JPEG, header a JSON array', category: 'binary header', value: good, headers: { 'facewatch-event': '[1]' }, expect: dlq },
+    { name: 'a JPEG, header event_id a number', category: 'binary header', value: good, headers: header('x', { event_id: 7 }), expect: dlq },
+    { name: 'a JPEG, header with an unknown field', category: 'binary header', value: good, headers: header('x', { admin: true }), expect: dlq },
+    { name: 'a JPEG, header with an image reference', category: 'binary header', value: good, headers: header('x', { image: { kind: 'path', path: '/etc/passwd' } }), expect: dlq },
+  ];
+}
+
 /** Messages that are not events: each goes to the dead-letter topic with INVALID_ARGUMENT. */
 function messageCases(good: Buffer): KafkaCase[] {
   const dlq = ['dlq INVALID_ARGUMENT'];
@@ -159,7 +211,6 @@ function messageCases(good: Buffer): KafkaCase[] {
     raw('JSON array', Buffer.from('[1, 2, 3]')),
     raw('JSON deeply nested', Buffer.from(`${'['.repeat(5000)}${']'.repeat(5000)}`)),
     raw('invalid UTF-8', Buffer.from([0x7b, 0xff, 0xfe, 0x7d])),
-    raw('a JPEG, not an event', good),
     raw('registry framing, unknown schema id', Buffer.concat([Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0]), Buffer.from(JSON.stringify(ok))])),
     raw('registry framing cut inside the schema id', Buffer.from([0, 0, 0])),
     raw('registry framing, no payload', Buffer.from([0, 0, 0, 0, 1])),
@@ -201,7 +252,7 @@ test(
       value: event(`good-${i}`, { kind: 'bytes', bytes_base64: good.jpeg.toString('base64') }),
       expect: ['ok'],
     }));
-    const bad = [...imageCases(images), ...referenceCases(good, photo), ...messageCases(good.jpeg)];
+    const bad = [...imageCases(images), ...referenceCases(good, photo), ...messageCases(good.jpeg), ...binaryCases(images, good.jpeg)];
     // good images spread among the bad, from the start to the end
     const cases = bad.flatMap((c, i) => (i % Math.ceil(bad.length / goodCases.length) === 0 ? [goodCases[i / Math.ceil(bad.length / goodCases.length)]!, c] : [c]));
     const results = await tap(topics.results);
@@ -210,8 +261,9 @@ test(
     // one message at a time, to know each one's partition and offset
     const at = new Map<string, KafkaCase>();
     for (const [i, c] of cases.entries()) {
-      const [meta] = await producer.send({ topic: topics.images, acks: -1, messages: [{ key: `case-${i}`, value: c.value }] });
+      const [meta] = await producer.send({ topic: topics.images, acks: -1, messages: [{ key: `case-${i}`, value: c.value, ...(c.headers ? { headers: c.headers } : {}) }] });
       at.set(`${meta!.partition}:${meta!.baseOffset}`, c);
+      if (c.idFromOffset) c.eventId = `${topics.images}:${meta!.partition}:${meta!.baseOffset}`;
     }
     const events = cases.filter((c) => c.eventId !== undefined);
     const notEvents = cases.filter((c) => c.eventId === undefined);

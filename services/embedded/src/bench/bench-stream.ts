@@ -10,12 +10,14 @@ import sharp from 'sharp';
 import { projectRoot } from '@facewatch/core';
 import { identityImages, openSetPortraits, percentile, median } from '@facewatch/face/testing';
 
-// `npm run bench:stream [images] [--no-search]`: the scale profile on real Kafka + PostgreSQL (started with
+// `npm run bench:stream [images] [--no-search] [--json]`: the scale profile on real Kafka + PostgreSQL (started with
 // scripts/services.sh unless KAFKA_BROKERS and DATABASE_URL are set). Prints sustained images/s
 // through the Kafka path with 1 and 2 matcher processes, publish-to-alert latency, then pgvector
 // search latency and recall at 100 k faces (bench:pgvector).
 const count = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 300);
 const withSearch = !process.argv.includes('--no-search');
+/** `--json`: publish JSON events with the bytes in base64 instead of the images themselves. */
+const binary = !process.argv.includes('--json');
 const pacedCount = 100;
 const root = projectRoot();
 let env: Record<string, string> = { ...(process.env as Record<string, string>) };
@@ -74,6 +76,18 @@ const freePort = (): Promise<number> =>
     });
   });
 
+const TICK_MS = 10; // Linux reports CPU time in 1/100 s
+/** CPU time (user + system) a child process has used so far, in ms. */
+function cpuMs(c: ChildProcess): number {
+  const fields = readFileSync(`/proc/${c.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+/** CPU time the whole machine has used so far (every process: matchers, broker, database, this bench), in ms. */
+function machineCpuMs(): number {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+  return (ticks.reduce((a, b) => a + b, 0) - ticks[3]! - ticks[4]!) * TICK_MS; // all but idle and iowait
+}
+
 /** Publishes `images` (all at once, or `perSecond`) and waits for their results; images/s and publish→result latencies. */
 async function measure(images: { id: string; bytes: Buffer }[], perSecond: number): Promise<{ rate: number; latency: number[] }> {
   const sentAt = new Map<string, number>();
@@ -110,17 +124,20 @@ async function measure(images: { id: string; bytes: Buffer }[], perSecond: numbe
     await producer.send({
       topic: topics.images,
       messages: [
-        {
-          key: img.id,
-          value: JSON.stringify({
-            event_id: img.id,
-            source: 'kafka',
-            identifier: img.id,
-            image: { kind: 'bytes', bytes_base64: img.bytes.toString('base64') },
-            options: { threshold: 0.5 },
-            received_at: new Date().toISOString(),
-          }),
-        },
+        binary
+          ? // the image itself, the event in the facewatch-event header (docs/events.md)
+            { key: img.id, value: img.bytes, headers: { 'facewatch-event': JSON.stringify({ event_id: img.id, identifier: img.id, options: { threshold: 0.5 } }) } }
+          : {
+              key: img.id,
+              value: JSON.stringify({
+                event_id: img.id,
+                source: 'kafka',
+                identifier: img.id,
+                image: { kind: 'bytes', bytes_base64: img.bytes.toString('base64') },
+                options: { threshold: 0.5 },
+                received_at: new Date().toISOString(),
+              }),
+            },
       ],
     });
   }
@@ -146,9 +163,9 @@ try {
   api.kill('SIGTERM');
 
   console.log(
-    `bench:stream — ${cpus().length} cores, node ${process.version}; Kafka ${env['KAFKA_BROKERS']}, ${count} one-face colour photos (open-set identities, re-encoded as distinct JPEGs) per run, 4 partitions`,
+    `bench:stream — ${cpus().length} cores, node ${process.version}; Kafka ${env['KAFKA_BROKERS']}, ${count} one-face colour photos (open-set identities, re-encoded as distinct JPEGs) per run, 4 partitions, published as ${binary ? 'the images themselves (binary)' : 'JSON events (base64)'}`,
   );
-  console.log('matchers (workers each) | images/s (burst) | publish→result at 10 img/s: p50 ms | p95 ms | p99 ms');
+  console.log('matchers (workers each) | images/s (burst) | publish→result at 10 img/s: p50 ms | p95 ms | p99 ms | matcher CPU ms/image | cores busy');
   // real one-face colour photos, not 150-px crops (issue #12)
   const crops = openSetPortraits().map((path) => ({ path }));
   for (const [matchers, workers] of [
@@ -170,10 +187,15 @@ try {
     const procs = Array.from({ length: matchers }, () => spawnService('matcher', { FACE_WORKERS: String(workers) }));
     await Promise.all(procs.map((p) => waitFor(p, 'matcher running')));
     // burst: everything published at once, for the sustained rate; paced: 10 images/s, for latency
+    const cpuBefore = procs.map(cpuMs);
+    const machineBefore = machineCpuMs();
     const burst = await measure(images.slice(0, count), 0);
+    const matcherCpu = procs.map(cpuMs).reduce((a, b, i) => a + b - cpuBefore[i]!, 0);
+    const machineCpu = machineCpuMs() - machineBefore;
+    const burstSeconds = count / burst.rate;
     const paced = await measure(images.slice(count), 10);
     console.log(
-      `${`${matchers} (${workers})`.padStart(23)} | ${burst.rate.toFixed(1).padStart(8)} | ${median(paced.latency).toFixed(0).padStart(20)} | ${percentile(paced.latency, 95).toFixed(0).padStart(6)} | ${percentile(paced.latency, 99).toFixed(0).padStart(6)}`,
+      `${`${matchers} (${workers})`.padStart(23)} | ${burst.rate.toFixed(1).padStart(8)} | ${median(paced.latency).toFixed(0).padStart(20)} | ${percentile(paced.latency, 95).toFixed(0).padStart(6)} | ${percentile(paced.latency, 99).toFixed(0).padStart(6)} | ${(matcherCpu / count).toFixed(1).padStart(18)} | ${(machineCpu / 1000 / burstSeconds).toFixed(2).padStart(10)}`,
     );
     for (const p of procs) p.kill('SIGTERM');
     await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode === null ? p.once('exit', r) : r(null)))));
