@@ -46,20 +46,6 @@ export interface KafkaBusOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/**
- * The scale profile's bus on Apache Kafka (kafkajs). Publishing waits for all in-sync replicas
- * (acks -1, idempotent producer). A subscription is a consumer group member; messages are handled
- * in Kafka transactions (a chunk of up to 16 messages of one partition each): everything the
- * handlers publish (results, alerts, dead letters) and the chunk's offset commit together or not at
- * all. Each input partition has its own transactional producer with a stable id, and a member that
- * is assigned a partition initialises that producer — fencing the previous owner and letting the
- * broker complete or abort its open transaction — before it reads the partition's committed offset
- * (PartitionOwners): so read-committed readers see every handled message's output exactly once,
- * across joins, clean leaves, kills and paused members (docs/events.md). A retryable failure
- * (database or broker down) is retried with back-off and jitter, never skipped; a message that
- * cannot be decoded, or whose handler fails for good, goes to the dead-letter topic with its error
- * code and original payload, so the stream keeps flowing.
- */
 /** A consumed message, as kafkajs hands it over. */
 interface InMessage {
   key?: Buffer | null;
@@ -141,6 +127,20 @@ interface OutRecord {
   message: { key: string; value: Buffer; headers?: Record<string, string> };
 }
 
+/**
+ * The scale profile's bus on Apache Kafka (kafkajs). Publishing waits for all in-sync replicas
+ * (acks -1, idempotent producer). A subscription is a consumer group member; messages are handled
+ * in Kafka transactions (a chunk of up to 16 messages of one partition each): everything the
+ * handlers publish (results, alerts, dead letters) and the chunk's offset commit together or not at
+ * all. Each input partition has its own transactional producer with a stable id, and a member that
+ * is assigned a partition initialises that producer — fencing the previous owner and letting the
+ * broker complete or abort its open transaction — before it reads the partition's committed offset
+ * (PartitionOwners): so read-committed readers see every handled message's output exactly once,
+ * across joins, clean leaves, kills and paused members (docs/events.md). A retryable failure
+ * (database or broker down) is retried with back-off and jitter, never skipped; a message that
+ * cannot be decoded, or whose handler fails for good, goes to the dead-letter topic with its error
+ * code and original payload, so the stream keeps flowing.
+ */
 export class KafkaBus implements EventBus {
   /** Kafka redelivers uncommitted messages: handlers throw retryable errors instead of swallowing them. */
   readonly redelivers = true;
