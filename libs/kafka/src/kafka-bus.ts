@@ -561,7 +561,11 @@ export class KafkaBus implements EventBus {
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
       const byTopic = new Map<string, OutRecord['message'][]>();
-      for (const r of batch) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r.message]);
+      for (const r of batch) {
+        const messages = byTopic.get(r.topic);
+        if (messages) messages.push(r.message);
+        else byTopic.set(r.topic, [r.message]);
+      }
       await tx.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
       batch = [];
       bytes = 0;

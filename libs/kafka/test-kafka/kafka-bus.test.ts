@@ -11,7 +11,7 @@ import { installReadCommittedFix, KafkaBus, type KafkaBusOptions } from '@facewa
 const brokers = process.env['KAFKA_BROKERS'];
 const registryUrl = process.env['SCHEMA_REGISTRY_URL'];
 assert.ok(brokers, 'KAFKA_BROKERS is not set: start the services (scripts/services.sh up) — these tests never skip');
-const log = createLogger({ level: (process.env['TEST_LOG'] as 'warn') ?? 'silent' });
+const log = createLogger({ level: 'silent' });
 const buses: KafkaBus[] = [];
 after(async () => {
   await Promise.all(buses.map((b) => b.close()));
