@@ -43,6 +43,7 @@ describe('loadConfig', () => {
         pgSchema: 'public',
         pgPoolSize: 10,
         efSearch: 100,
+        annIndex: { storage: 'halfvec', m: 16, efConstruction: 128 },
         matcherConcurrency: Math.max(1, Math.min(2, cpus().length)) * 2,
         metricsPort: undefined,
       },
@@ -244,6 +245,33 @@ describe('loadConfig', () => {
     assert.equal(config.face.modelsDir, join(tmpdir(), 'facewatch-models'));
     assert.equal(config.face.modelsMirror, resolve(root, 'mirror/models'));
     assert.equal(config.face.npmRegistry, 'https://npm.example.test/');
+  });
+
+  test('the HNSW build settings, and ef_construction below 2·m refused with the others', () => {
+    assert.deepEqual(loadConfig({ PGVECTOR_INDEX_STORAGE: 'vector', PGVECTOR_M: '24', PGVECTOR_EF_CONSTRUCTION: '48' }).scale.annIndex, {
+      storage: 'vector',
+      m: 24,
+      efConstruction: 48,
+    });
+    assert.throws(
+      () => loadConfig({ PGVECTOR_M: '32', PGVECTOR_EF_CONSTRUCTION: '63', PGVECTOR_INDEX_STORAGE: 'float16' }),
+      (err: AppError) => {
+        const problems = (err.details as { problems: string[] }).problems;
+        assert.equal(err.code, ErrorCode.CONFIG_INVALID);
+        assert.ok(
+          problems.some((p) => p.startsWith('PGVECTOR_INDEX_STORAGE')),
+          problems.join('; '),
+        );
+        return true;
+      },
+    );
+    assert.throws(
+      () => loadConfig({ PGVECTOR_M: '32', PGVECTOR_EF_CONSTRUCTION: '63' }),
+      (err: AppError) => {
+        assert.deepEqual((err.details as { problems: string[] }).problems, ['PGVECTOR_EF_CONSTRUCTION: must be at least 2 × PGVECTOR_M (64), got 63']);
+        return true;
+      },
+    );
   });
 
   test('npm_config_registry is used when MODELS_NPM_REGISTRY is unset', () => {

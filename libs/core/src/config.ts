@@ -202,6 +202,8 @@ export interface ScaleConfig {
   pgPoolSize: number;
   /** pgvector HNSW search breadth (higher: better recall, slower). */
   efSearch: number;
+  /** How a model's HNSW index is built: for new tables, and by `facewatch vector-index` (docs/admin.md). */
+  annIndex: { storage: 'vector' | 'halfvec'; m: number; efConstruction: number };
   /** Images one matcher process works on at once. */
   matcherConcurrency: number;
   /** Port of GET /metrics in the matcher and ingest processes (the API serves it on its own port); undefined: not served. */
@@ -408,6 +410,9 @@ const envSchema = z.object({
   PG_SCHEMA: optionalString,
   PG_POOL_SIZE: intVar(10, 1, 200),
   PGVECTOR_EF_SEARCH: intVar(100, 1, 1000),
+  PGVECTOR_INDEX_STORAGE: enumVar(['vector', 'halfvec'] as const, 'halfvec'),
+  PGVECTOR_M: intVar(16, 2, 100),
+  PGVECTOR_EF_CONSTRUCTION: intVar(128, 4, 1000),
   MATCHER_CONCURRENCY: intVar(0, 0, 256),
   METRICS_PORT: intVar(0, 0, 65535),
   DATA_DIR: optionalString,
@@ -482,7 +487,7 @@ export const configVariables: readonly string[] = Object.keys(envSchema.shape);
 /** Parses the environment once; throws one AppError(CONFIG_INVALID) listing every bad variable. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const parsed = envSchema.safeParse(env);
-  const crossProblems = [...awsProblems(env), ...(parsed.success ? [...inboxProblems(parsed.data), ...apiKeyProblems(parsed.data)] : [])];
+  const crossProblems = [...awsProblems(env), ...(parsed.success ? [...inboxProblems(parsed.data), ...apiKeyProblems(parsed.data), ...annIndexProblems(parsed.data)] : [])];
   if (!parsed.success || crossProblems.length > 0) {
     const problems = [...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)), ...crossProblems];
     throw new AppError(ErrorCode.CONFIG_INVALID, `invalid configuration:\n  ${problems.join('\n  ')}`, {
@@ -524,6 +529,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       pgSchema: e.PG_SCHEMA ?? 'public',
       pgPoolSize: e.PG_POOL_SIZE,
       efSearch: e.PGVECTOR_EF_SEARCH,
+      annIndex: { storage: e.PGVECTOR_INDEX_STORAGE, m: e.PGVECTOR_M, efConstruction: e.PGVECTOR_EF_CONSTRUCTION },
       // 0: enough to keep every inference worker busy with its images in flight
       // with aws_rekognition the work is waiting on AWS: 8 images in flight
       matcherConcurrency: e.MATCHER_CONCURRENCY || (e.FACE_PROCESSING_BACKEND === 'aws_rekognition' ? 8 : e.FACE_WORKERS * e.FACE_TASKS_PER_WORKER),
@@ -625,6 +631,13 @@ function awsProblems(env: Env): string[] {
 function apiKeyProblems(e: { API_KEY: string | undefined; API_KEYS: ApiKeyEntry[] }): string[] {
   const same = e.API_KEYS.find((k) => k.key === e.API_KEY);
   return same ? [`API_KEYS: entry ${same.name} has the same key as API_KEY`] : [];
+}
+
+/** pgvector refuses an HNSW build with ef_construction below 2·m. */
+function annIndexProblems(e: { PGVECTOR_M: number; PGVECTOR_EF_CONSTRUCTION: number }): string[] {
+  return e.PGVECTOR_EF_CONSTRUCTION < 2 * e.PGVECTOR_M
+    ? [`PGVECTOR_EF_CONSTRUCTION: must be at least 2 × PGVECTOR_M (${2 * e.PGVECTOR_M}), got ${e.PGVECTOR_EF_CONSTRUCTION}`]
+    : [];
 }
 
 /** An incomplete-looking upload is never taken sooner than a complete one. */

@@ -27,6 +27,56 @@ export interface VectorIndex {
   count(): Promise<number>;
   /** Every id in the index (for repairs against the store: not for the hot path). */
   ids(): Promise<string[]>;
+  /** Approximate indexes only (pgvector): how the HNSW index in use is built, and the settings of the store. */
+  describeAnn?(): Promise<AnnIndexState>;
+  /**
+   * Approximate indexes only (pgvector): builds a new HNSW index beside the one in use and
+   * switches to it (searches go on meanwhile), reporting progress. Unset options take the
+   * store's configured build.
+   */
+  rebuildAnn?(options: AnnRebuildOptions, onProgress?: (progress: AnnBuildProgress) => void): Promise<AnnRebuildReport>;
+}
+
+/** How an HNSW index stores its vectors: float32 `vector`, or float16 `halfvec` (half the size; answers re-ranked exactly). */
+export type AnnStorage = 'vector' | 'halfvec';
+
+/** How an HNSW index is built (pgvector's `m` and `ef_construction`). */
+export interface AnnIndexDescription {
+  storage: AnnStorage;
+  m: number;
+  efConstruction: number;
+}
+
+export interface AnnIndexState {
+  /** The HNSW index searches use now (undefined: none, every row is scanned). */
+  inUse: AnnIndexDescription | undefined;
+  /** How a new table's index, and a rebuild without options, are built. */
+  configured: AnnIndexDescription;
+  /** `hnsw.ef_search` of the store's connections. */
+  efSearch: number;
+}
+
+export interface AnnRebuildOptions extends Partial<AnnIndexDescription> {
+  /** `maintenance_work_mem` of the build, e.g. '2GB': room for the whole graph, or it slows down sharply once it spills. */
+  maintenanceWorkMem?: string;
+}
+
+/** Where a rebuild is: PostgreSQL's phase name (pg_stat_progress_create_index) or facewatch's own steps. */
+export interface AnnBuildProgress {
+  phase: string;
+  /** Vectors put into the new graph so far (during PostgreSQL's "building index" phase). */
+  done: number;
+  /** Vectors in the table when the build started. */
+  total: number;
+}
+
+export interface AnnRebuildReport {
+  /** The index searches used before (undefined: none). */
+  before: AnnIndexDescription | undefined;
+  after: AnnIndexDescription;
+  vectors: number;
+  /** Wall time of the build itself (without the wait for other processes to switch). */
+  buildMs: number;
 }
 
 export interface Person {

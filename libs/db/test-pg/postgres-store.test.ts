@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pg from 'pg';
-import { openPostgresStore, type Store } from '@facewatch/db';
+import { openPostgresStore, type AnnBuildProgress, type AnnIndexDescription, type Store } from '@facewatch/db';
 import { bruteForceNearest, faceRecord, matchRecord, noisyUnitVector, processedImage, randomUnitVector, referenceFace, referenceImage, seededRandom } from '@facewatch/db/testing';
 import { TcpRelay, databaseUrl, dropSchema, uniqueSchema, urlVia, withAdmin } from './helpers.js';
 
 const q = pg.escapeIdentifier;
 
 /** Opens a store on a new schema; `done` closes it and drops the schema. */
-async function freshStore(label: string, options: { efSearch?: number; poolSize?: number } = {}): Promise<{ store: Store; schema: string; done(): Promise<void> }> {
+async function freshStore(
+  label: string,
+  options: { efSearch?: number; poolSize?: number; annIndex?: AnnIndexDescription } = {},
+): Promise<{ store: Store; schema: string; done(): Promise<void> }> {
   const schema = uniqueSchema(label);
   const store = await openPostgresStore({ connectionString: databaseUrl(), schema, ...options });
   return {
@@ -28,6 +31,9 @@ async function vectorTable(schema: string, model: string): Promise<string> {
 }
 
 const toText = (v: Float32Array): string => `[${Array.from(v).join(',')}]`;
+
+/** pgvector's own defaults: the float32 HNSW index the tests that read its query plans are about. */
+const vectorIndex16x64: AnnIndexDescription = { storage: 'vector', m: 16, efConstruction: 64 };
 
 describe('PostgreSQL store', () => {
   test('the server answers and has pgvector', async () => {
@@ -140,7 +146,7 @@ describe('PostgreSQL store', () => {
     const { store, schema, done } = await freshStore('tables');
     try {
       await store.vectorIndex('fr_feature', 512);
-      await store.vectorIndex('wide', 2048);
+      await store.vectorIndex('wide', 4096);
       const info = await withAdmin(async (c) => ({
         processedAt: (
           await c.query(`SELECT data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'processed_images' AND column_name = 'processed_at'`, [schema])
@@ -163,10 +169,14 @@ describe('PostgreSQL store', () => {
       }));
       assert.deepEqual(info.processedAt, [{ data_type: 'timestamp with time zone' }]);
       assert.deepEqual(info.matchFks, [`FOREIGN KEY (image_id, face_index) REFERENCES ${schema}.processed_faces(image_id, face_index) ON DELETE CASCADE`]);
-      assert.deepEqual(info.columns, ['vector(512)', 'vector(2048)']);
-      // the 2048-d model has its primary key only: pgvector's HNSW stops at 2000 dimensions
+      assert.deepEqual(info.columns, ['vector(512)', 'vector(4096)']);
+      // the default build: halfvec, m 16, ef_construction 128; the 4096-d model has its primary
+      // key only (pgvector's HNSW on halfvec stops at 4000 dimensions)
       assert.equal(info.indexes.filter((d) => d.includes('USING hnsw')).length, 1);
-      assert.match(info.indexes.find((d) => d.includes('USING hnsw')) ?? '', /USING hnsw \(embedding vector_cosine_ops\) WITH \(m='?16'?, ef_construction='?64'?\)/);
+      assert.match(
+        info.indexes.find((d) => d.includes('USING hnsw')) ?? '',
+        /USING hnsw \(\(\(embedding\)::halfvec\(512\)\) halfvec_cosine_ops\) WITH \(m='?16'?, ef_construction='?128'?\)/,
+      );
     } finally {
       await done();
     }
@@ -175,7 +185,7 @@ describe('PostgreSQL store', () => {
   test('HNSW itself (sequential scan off) gives the contract suite’s 500-vector answers exactly at ef_search 100', async () => {
     // The planner scans a table this small sequentially (exact), so the contract suite does not
     // exercise the graph: here the same data and queries go through the HNSW index on purpose.
-    const { store, schema, done } = await freshStore('hnsw500');
+    const { store, schema, done } = await freshStore('hnsw500', { annIndex: vectorIndex16x64 });
     try {
       const index = await store.vectorIndex('m', 64);
       const random = seededRandom(2);
@@ -205,7 +215,7 @@ describe('PostgreSQL store', () => {
   });
 
   test('k above ef_search still returns k rows, nearest first (iterative scan), and large tables use the index', async () => {
-    const { store, schema, done } = await freshStore('iterative', { efSearch: 10 });
+    const { store, schema, done } = await freshStore('iterative', { efSearch: 10, annIndex: vectorIndex16x64 });
     try {
       const index = await store.vectorIndex('m', 16);
       const random = seededRandom(5);
@@ -262,7 +272,7 @@ describe('PostgreSQL store', () => {
   });
 
   test('a halfvec HNSW index: rebuilt with storage halfvec, searches go through it and answer with exact distances', async () => {
-    const { store, schema, done } = await freshStore('halfvec');
+    const { store, schema, done } = await freshStore('halfvec', { annIndex: vectorIndex16x64 });
     try {
       type Bulk = Awaited<ReturnType<Store['vectorIndex']>> & {
         dropAnnIndex(): Promise<void>;
@@ -431,6 +441,118 @@ describe('PostgreSQL store', () => {
         }
         assert.deepEqual(await store.references.facesByIds([`f${round}`]), []);
       }
+    } finally {
+      await done();
+    }
+  });
+  test('rebuildAnn: a new HNSW index is built beside the one in use and replaces it; searches answer throughout; progress is reported', async () => {
+    const { store, schema, done } = await freshStore('rebuild', { annIndex: vectorIndex16x64 });
+    // another process on the same tables, with the shipped settings
+    const other = await openPostgresStore({ connectionString: databaseUrl(), schema });
+    try {
+      const index = await store.vectorIndex('m', 32);
+      const random = seededRandom(21);
+      const centres = Array.from({ length: 60 }, () => randomUnitVector(random, 32));
+      const items = Array.from({ length: 3000 }, (_, i) => ({ id: `v${i}`, vector: noisyUnitVector(random, centres[i % 60]!, 0.05) }));
+      await index.upsert(items);
+      await withAdmin((c) => c.query(`ANALYZE ${q(schema)}.${q('vector_entries_1')}`));
+      const otherIndex = await other.vectorIndex('m', 32);
+      assert.deepEqual((await otherIndex.describeAnn!()).inUse, vectorIndex16x64);
+
+      // the other process searches all along; each answer must be the true nearest vector
+      let building = true;
+      const answers: boolean[] = [];
+      const searching = (async () => {
+        for (let i = 0; building || answers.length === 0; i = (i + 97) % items.length) {
+          const query = noisyUnitVector(random, items[i]!.vector, 0.01);
+          answers.push((await otherIndex.search(query, 1))[0]?.id === bruteForceNearest(items, query, 1)[0]?.id);
+        }
+      })();
+      const progress: AnnBuildProgress[] = [];
+      const report = await index.rebuildAnn!({ storage: 'halfvec', m: 8, efConstruction: 32, maintenanceWorkMem: '64MB', switchWaitMs: 200 } as never, (p) =>
+        progress.push(p),
+      ).finally(() => (building = false));
+      await searching;
+      assert.ok(answers.length > 0 && answers.every(Boolean), `${answers.filter((a) => !a).length} of ${answers.length} searches missed the nearest vector`);
+
+      assert.deepEqual(report.before, vectorIndex16x64);
+      assert.deepEqual(report.after, { storage: 'halfvec', m: 8, efConstruction: 32 });
+      assert.equal(report.vectors, 3000);
+      assert.deepEqual(await index.describeAnn!(), { inUse: report.after, configured: vectorIndex16x64, efSearch: 100 });
+      assert.deepEqual(progress[0], { phase: 'starting', done: 0, total: 3000 });
+      const own = progress.map((p) => p.phase).filter((p) => !p.includes(':') && !p.startsWith('waiting for writers') && !p.startsWith('waiting for old') && p !== 'initializing');
+      assert.deepEqual(own, ['starting', 'switching to the new index', 'waiting for other processes to switch', 'dropping the former index']);
+      assert.ok(progress.every((p) => p.total === 3000 && p.done >= 0 && p.done <= 3000));
+      const indexes = await withAdmin(
+        async (c) =>
+          (await c.query<{ indexname: string; indexdef: string }>(`SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND indexdef LIKE '%USING hnsw%'`, [schema]))
+            .rows,
+      );
+      assert.deepEqual(
+        indexes.map((r) => r.indexname),
+        ['vector_entries_1_hnsw'],
+      );
+      assert.match(indexes[0]!.indexdef, /halfvec_cosine_ops\) WITH \(m='?8'?, ef_construction='?32'?\)/);
+      // both processes answer through the new index (the other one once it has looked again) with exact distances
+      for (const i of [5, 1500, 2999]) {
+        const query = noisyUnitVector(random, items[i]!.vector, 0.01);
+        const expected = bruteForceNearest(items, query, 1)[0]!;
+        for (const found of [await index.search(query, 1), await otherIndex.search(query, 1)]) {
+          assert.equal(found[0]?.id, expected.id);
+          assert.ok(Math.abs(found[0]!.distance - expected.distance) < 1e-5);
+        }
+      }
+    } finally {
+      await other.close();
+      await done();
+    }
+  });
+
+  test('rebuildAnn: one at a time (INDEX_BUILD_RUNNING), settings pgvector refuses are INVALID_ARGUMENT, leftovers of a cut-short build are dropped', async () => {
+    const { store, schema, done } = await freshStore('rebuild_guard');
+    try {
+      const index = await store.vectorIndex('m', 8);
+      const random = seededRandom(22);
+      const items = Array.from({ length: 500 }, (_, i) => ({ id: `v${i}`, vector: randomUnitVector(random, 8) }));
+      await index.upsert(items);
+      const rebuild = (options: Record<string, unknown>, onProgress?: (p: AnnBuildProgress) => void) => index.rebuildAnn!({ switchWaitMs: 0, ...options } as never, onProgress);
+
+      // a rebuild holds the table's advisory lock: another one is refused while it is held
+      await withAdmin(async (c) => {
+        await c.query(`SET search_path TO ${q(schema)}, public`);
+        await c.query(`SELECT pg_advisory_lock(hashtextextended('facewatch.vector-index:' || to_regclass($1)::oid::text, 0))`, ['vector_entries_1']);
+        await assert.rejects(rebuild({}), (err: { code?: string }) => err.code === 'INDEX_BUILD_RUNNING');
+      });
+      for (const bad of [{ m: 16, efConstruction: 20 }, { m: 1 }, { efConstruction: 2000 }, { storage: 'float8' }, { maintenanceWorkMem: "1GB'; DROP TABLE persons; --" }]) {
+        await assert.rejects(rebuild(bad), (err: { code?: string }) => err.code === 'INVALID_ARGUMENT', JSON.stringify(bad));
+      }
+      assert.deepEqual((await index.describeAnn!()).inUse, { storage: 'halfvec', m: 16, efConstruction: 128 }, 'refusals left the index as it was');
+
+      // a build cut short leaves an invalid index under the temporary name, and a switch cut short the former one
+      await withAdmin(async (c) => {
+        await c.query(`CREATE INDEX vector_entries_1_hnsw_next ON ${q(schema)}.vector_entries_1 (id)`);
+        await c.query(`CREATE INDEX vector_entries_1_hnsw_previous ON ${q(schema)}.vector_entries_1 (id)`);
+      });
+      const phases: string[] = [];
+      const report = await rebuild({ storage: 'vector', m: 4, efConstruction: 8 }, (p) => phases.push(p.phase));
+      assert.deepEqual(report.after, { storage: 'vector', m: 4, efConstruction: 8 });
+      const names = await withAdmin(
+        async (c) => (await c.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'vector_entries_1' ORDER BY 1`, [schema])).rows,
+      );
+      assert.deepEqual(
+        names.map((r) => r.indexname),
+        ['vector_entries_1_hnsw', 'vector_entries_1_pkey'],
+      );
+      assert.equal((await index.search(items[77]!.vector, 1))[0]?.id, 'v77');
+
+      // without an HNSW index (a bulk load dropped it) there is nothing to wait for or drop
+      await (index as unknown as { dropAnnIndex(): Promise<void> }).dropAnnIndex();
+      assert.equal((await index.describeAnn!()).inUse, undefined);
+      phases.length = 0;
+      const fromNone = await rebuild({}, (p) => phases.push(p.phase));
+      assert.equal(fromNone.before, undefined);
+      assert.deepEqual(fromNone.after, { storage: 'halfvec', m: 16, efConstruction: 128 });
+      assert.ok(!phases.includes('waiting for other processes to switch') && phases.at(-1) === 'switching to the new index', phases.join(', '));
     } finally {
       await done();
     }

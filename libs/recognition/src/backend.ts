@@ -1,5 +1,5 @@
 import type { MatchOptions } from '@facewatch/core';
-import type { FacialAreaRecord, ReferenceFace } from '@facewatch/db';
+import type { FacialAreaRecord, ReferenceFace, VectorIndex } from '@facewatch/db';
 import type { FaceEvidenceCrops, FaceQuality } from '@facewatch/face';
 
 /**
@@ -24,6 +24,8 @@ export interface FaceBackend {
   resolveOptions(options: MatchOptions | undefined): BackendOptions;
   /** Every face of the image, most confident first (empty when none). */
   detect(bytes: Uint8Array, options: BackendOptions): Promise<DetectedImage>;
+  /** The store's vector index of the reference faces this backend searches; only the local backend has one. */
+  searchIndex?(): Promise<VectorIndex>;
   /** Every face with its embedding; only backends that expose embeddings (local) have it. */
   embed?(bytes: Uint8Array, options: BackendOptions): Promise<EmbeddedImage>;
   /**

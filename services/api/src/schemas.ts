@@ -413,6 +413,49 @@ export const PurgeRequest = z
   .strict()
   .meta({ id: 'PurgeRequest' });
 
+const AnnIndexBuild = z
+  .object({
+    storage: z
+      .enum(['vector', 'halfvec'])
+      .describe('What the HNSW graph stores of each vector: float32 `vector`, or float16 `halfvec` (half the size; answers re-ranked on the float32 vectors).'),
+    m: z.number().int().min(2).max(100).describe("pgvector's m: links per node."),
+    ef_construction: z.number().int().min(4).max(1000).describe("pgvector's ef_construction: candidates kept while building (at least 2·m)."),
+  })
+  .meta({ id: 'VectorIndexBuild' });
+
+export const VectorIndexState = z
+  .object({
+    model: z.string().describe('The embedding model whose reference faces the index holds.'),
+    vectors: z.number().int().describe('Reference faces in the index.'),
+    kind: z
+      .enum(['exact', 'hnsw', 'none'])
+      .describe(
+        'exact: the SQLite scan of the embedded profile (every vector compared); hnsw: a pgvector graph; none: no HNSW index (a rebuild was cut short, or the model has too many dimensions), every row scanned.',
+      ),
+    build: AnnIndexBuild.nullable().describe('How the HNSW index in use is built (null unless kind is hnsw).'),
+    configured: AnnIndexBuild.nullable().describe(
+      'How a rebuild without options builds it (PGVECTOR_INDEX_STORAGE, PGVECTOR_M, PGVECTOR_EF_CONSTRUCTION); null in the embedded profile.',
+    ),
+    ef_search: z.number().int().nullable().describe('PGVECTOR_EF_SEARCH: candidates a search keeps (null in the embedded profile).'),
+  })
+  .meta({ id: 'VectorIndexState' });
+
+export const VectorIndexRebuildRequest = z
+  .object({
+    storage: z.enum(['vector', 'halfvec']).optional().describe('Default: PGVECTOR_INDEX_STORAGE.'),
+    m: z.number().int().min(2).max(100).optional().describe('Default: PGVECTOR_M.'),
+    ef_construction: z.number().int().min(4).max(1000).optional().describe('Default: PGVECTOR_EF_CONSTRUCTION; at least 2·m.'),
+    maintenance_work_mem: z
+      .string()
+      .regex(/^\d+\s*(kB|MB|GB|TB)?$/)
+      .optional()
+      .describe(
+        "PostgreSQL's maintenance_work_mem for this build, e.g. 2GB: room for the whole graph (about 1.7 kB a 512-d vector with halfvec, 2.7 kB with vector), or the build slows down sharply once it spills.",
+      ),
+  })
+  .strict()
+  .meta({ id: 'VectorIndexRebuildRequest' });
+
 export const ReindexRequest = z
   .object({
     all: z.boolean().default(false).describe('Every reference image, not only those without an embedding of the current model.'),

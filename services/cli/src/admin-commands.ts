@@ -77,7 +77,8 @@ async function requestOnce(
 async function checked(res: Response, method: string, path: string): Promise<Response> {
   if (res.ok) return res;
   const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
-  const exit = res.status === 401 || res.status === 403 ? ExitCode.auth : res.status >= 500 ? ExitCode.server : ExitCode.usage;
+  // 501: the server does not offer the operation (e.g. no HNSW index in the embedded profile), which is no failure of it
+  const exit = res.status === 401 || res.status === 403 ? ExitCode.auth : res.status >= 500 && res.status !== 501 ? ExitCode.server : ExitCode.usage;
   throw new CliFailure(`${method} ${path}: ${res.status} ${body.code ?? ''} ${body.message ?? ''}`.trim(), exit, body.code ?? `HTTP_${res.status}`);
 }
 
@@ -328,6 +329,76 @@ export async function replay(server: Server, body: Record<string, unknown>): Pro
           `  ${c.image_id}#${c.face_index} ${c.identifier}: ${c.from.decision}${c.from.person ? ` ${c.from.person}` : ''} → ${c.to.decision}${c.to.person ? ` ${c.to.person}` : ''} (${c.to.detail})`,
       ),
     ].join('\n'),
+  );
+  return ExitCode.ok;
+}
+
+interface IndexBuild {
+  storage: string;
+  m: number;
+  ef_construction: number;
+}
+
+const describeBuild = (b: IndexBuild | null | undefined): string => (b ? `HNSW ${b.storage}, m ${b.m}, ef_construction ${b.ef_construction}` : 'none');
+
+/** `vector-index`: the index searched for the watch-list and how it is built. */
+export async function showVectorIndex(server: Server): Promise<number> {
+  const state = await json<{ model: string; vectors: number; kind: string; build: IndexBuild | null; configured: IndexBuild | null; ef_search: number | null }>(
+    server,
+    'GET',
+    '/admin/vector-index',
+  );
+  print(server, state, () =>
+    state.kind === 'exact'
+      ? `${state.model}: ${state.vectors} vectors, searched exactly (SQLite: every vector compared)`
+      : [
+          `${state.model}: ${state.vectors} vectors, ${state.kind === 'hnsw' ? describeBuild(state.build) : 'no HNSW index (every row scanned)'}, ef_search ${String(state.ef_search)}`,
+          `a rebuild without options builds: ${describeBuild(state.configured)}`,
+        ].join('\n'),
+  );
+  return ExitCode.ok;
+}
+
+/**
+ * `vector-index rebuild [--storage vector|halfvec] [--m n] [--ef-construction n] [--maintenance-work-mem 2GB]`:
+ * the server builds a new HNSW index beside the one in use and switches to it; the bar follows
+ * PostgreSQL's progress of the build, other phases print as lines.
+ */
+export async function rebuildVectorIndex(server: Server, body: Record<string, unknown>): Promise<number> {
+  const res = await request(server, 'POST', '/admin/vector-index', { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const quiet = server.json && process.stderr.isTTY !== true;
+  let progress: Progress | undefined;
+  let phase = '';
+  let summary: Record<string, unknown> | undefined;
+  let error: Record<string, unknown> | undefined;
+  for await (const line of lines(res)) {
+    if (line['done'] === true) summary = line;
+    else if (line['error']) error = line['error'] as Record<string, unknown>;
+    else if (typeof line['phase'] === 'string') {
+      const total = Number(line['total'] ?? 0);
+      if (line['phase'] !== phase) {
+        phase = line['phase'];
+        progress?.finish();
+        progress = undefined;
+        if (/building/.test(phase) && total > 0) progress = new Progress(`vector-index: ${phase}`, total, process.stderr, quiet);
+        else if (!quiet) process.stderr.write(`vector-index: ${phase}\n`);
+      }
+      progress?.set(Number(line['done'] ?? 0));
+    }
+  }
+  progress?.finish();
+  if (error || !summary) {
+    throw new CliFailure(
+      `vector-index rebuild stopped: ${error ? `${String(error['code'])} ${String(error['message'])}` : 'the answer ended early'}; the index in use is unchanged unless \`facewatch vector-index\` shows the new one`,
+      ExitCode.server,
+      String(error?.['code'] ?? 'REBUILD_INCOMPLETE'),
+    );
+  }
+  print(
+    server,
+    summary,
+    () =>
+      `${String(summary!['vectors'])} vectors: ${describeBuild(summary!['before'] as IndexBuild | null)} → ${describeBuild(summary!['after'] as IndexBuild)} (built in ${Math.round(Number(summary!['build_ms']) / 1000)} s)`,
   );
   return ExitCode.ok;
 }

@@ -3,9 +3,24 @@ import { parseArgs } from 'node:util';
 import { AppError, createLogger, DetectorName, DistanceMetric, ErrorCode, isAppError, loadConfig, toAppError, type AppConfig } from '@facewatch/core';
 import { defaultMaxDistance, distance, startFacePool, toFacialArea, type AnalyseResult, type AnalysedFace, type FacePool } from '@facewatch/face';
 import { runCalibrate, type CalibrateArgs } from './calibrate-command.js';
-import { audit, CliFailure, enrol, ExitCode, exportArchive, failureFromError, importArchive, people, purge, reindex, replay, type Server } from './admin-commands.js';
+import {
+  audit,
+  CliFailure,
+  enrol,
+  ExitCode,
+  exportArchive,
+  failureFromError,
+  importArchive,
+  people,
+  purge,
+  rebuildVectorIndex,
+  reindex,
+  replay,
+  showVectorIndex,
+  type Server,
+} from './admin-commands.js';
 
-const adminCommands = ['enrol', 'people', 'export', 'import', 'reindex', 'replay', 'purge', 'audit'];
+const adminCommands = ['enrol', 'people', 'export', 'import', 'reindex', 'vector-index', 'replay', 'purge', 'audit'];
 
 const usage = `usage:
   facewatch detect [--detector yunet|ultraface] <image>...
@@ -28,6 +43,7 @@ operators' commands, against a running server (FACEWATCH_URL or --url, API_KEY o
   facewatch people list | show <id> | rename <id> <name> | delete <id>
   facewatch export <file> | import <file> [--on-conflict skip|replace] [--re-embed]
   facewatch reindex [--all] [--resume <time>]
+  facewatch vector-index [rebuild [--storage vector|halfvec] [--m n] [--ef-construction n] [--maintenance-work-mem 2GB]]
   facewatch replay --since <time> [--until <time>] [--threshold t] [--match-rate r] [--review-rate r] [--margin m] [--apply]
   facewatch purge --older-than <days> [--alerts-older-than <days>]
   facewatch audit [--action a] [--actor name] [--since <time>] [--limit n]
@@ -93,6 +109,15 @@ function numberOption(value: string | undefined, name: string, fallback: number,
   return n;
 }
 
+/** An integer option of an operators' command: a usage error (exit code 2) when it is not one in range. */
+function usageNumber(value: string, name: string, min: number, max: number): number {
+  try {
+    return numberOption(value, name, 0, min, max, true);
+  } catch (err) {
+    throw new CliFailure((err as Error).message, ExitCode.usage, ErrorCode.INVALID_ARGUMENT);
+  }
+}
+
 function choice<T extends readonly string[]>(values: T, value: string | undefined, name: string): T[number] | undefined {
   if (value === undefined) return undefined;
   if (!values.includes(value)) throw new AppError(ErrorCode.INVALID_ARGUMENT, `--${name} must be one of ${values.join(', ')}`);
@@ -131,6 +156,10 @@ async function main(argv: string[]): Promise<number> {
       action: { type: 'string' },
       actor: { type: 'string' },
       limit: { type: 'string' },
+      storage: { type: 'string' },
+      m: { type: 'string' },
+      'ef-construction': { type: 'string' },
+      'maintenance-work-mem': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -161,6 +190,21 @@ async function main(argv: string[]): Promise<number> {
       }
       case 'reindex':
         return reindex(server, { all: values.all === true, resume: values.resume });
+      case 'vector-index': {
+        if (images[0] === undefined) return showVectorIndex(server);
+        if (images[0] !== 'rebuild') throw new CliFailure('vector-index takes no argument, or rebuild', ExitCode.usage, ErrorCode.INVALID_ARGUMENT);
+        if (values.storage !== undefined && !['vector', 'halfvec'].includes(values.storage)) {
+          throw new CliFailure('--storage must be vector or halfvec', ExitCode.usage, ErrorCode.INVALID_ARGUMENT);
+        }
+        const int = (value: string | undefined, name: string, min: number, max: number): number | undefined =>
+          value === undefined ? undefined : usageNumber(value, name, min, max);
+        return rebuildVectorIndex(server, {
+          ...(values.storage ? { storage: values.storage } : {}),
+          ...(values.m ? { m: int(values.m, 'm', 2, 100) } : {}),
+          ...(values['ef-construction'] ? { ef_construction: int(values['ef-construction'], 'ef-construction', 4, 1000) } : {}),
+          ...(values['maintenance-work-mem'] ? { maintenance_work_mem: values['maintenance-work-mem'] } : {}),
+        });
+      }
       case 'replay':
         return replay(server, {
           since: need(values.since, '--since <time>'),

@@ -23,6 +23,12 @@ export class Progress {
     this.draw();
   }
 
+  /** Moves the bar to `done` (work that reports where it is rather than each step). */
+  set(done: number): void {
+    this.done = Math.max(0, Math.min(this.total, done));
+    this.draw();
+  }
+
   /** Ends the bar's line (terminal) or prints the last plain line. */
   finish(summary?: string): void {
     if (this.quiet) return;

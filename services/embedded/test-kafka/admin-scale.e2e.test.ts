@@ -66,6 +66,24 @@ test('export from the embedded profile, import into the scale profile: same peop
     assert.deepEqual(after, before, 'the same faces get the same people (same ids) and decisions');
     assert.ok(after.filter((m) => m.includes(' match ')).length >= 20);
 
+    // the HNSW index: shipped build, rebuilt under other settings while the service runs, same matches
+    const configured = { storage: 'halfvec', m: 16, ef_construction: 128 };
+    assert.deepEqual(await facewatch(scale, 'vector-index'), { model: 'fr_feature@2', vectors: 40, kind: 'hnsw', build: configured, configured, ef_search: 100 });
+    const rebuilt = await run(process.execPath, [bin, 'vector-index', 'rebuild', '--storage', 'vector', '--m', '8', '--ef-construction', '32', '--url', scale.baseUrl], {
+      cwd: projectRoot(),
+    });
+    assert.match(rebuilt.stdout, /^40 vectors: HNSW halfvec, m 16, ef_construction 128 → HNSW vector, m 8, ef_construction 32 \(built in \d+ s\)\n$/);
+    for (const phase of ['starting', 'switching to the new index', 'waiting for other processes to switch', 'dropping the former index']) {
+      assert.ok(rebuilt.stderr.includes(`vector-index: ${phase}\n`), `${phase} in ${rebuilt.stderr}`);
+    }
+    assert.deepEqual((await facewatch(scale, 'vector-index')).build, { storage: 'vector', m: 8, ef_construction: 32 });
+    assert.deepEqual(await matches(scale), before, 'the same matches through the rebuilt index');
+    const audit = await facewatch(scale, 'audit', '--action', 'vector_index.rebuild');
+    assert.deepEqual(
+      audit.items.map((e: any) => e.details),
+      [{ storage: 'vector', m: 8, ef_construction: 32 }],
+    );
+
     // erasure on PostgreSQL: delete Raj, then look for him in every table of the schema
     const people = await facewatch(scale, 'people', 'list');
     const raj = people.find((p: any) => p.name === 'raj');

@@ -161,6 +161,20 @@ describe('facewatch admin commands against npm start', { timeout: 600_000 }, () 
     );
   });
 
+  test('vector-index: the embedded profile searches exactly; a rebuild is refused with exit code 2 and a stable code', async () => {
+    const shown = await facewatch('vector-index', '--json');
+    assert.equal(shown.code, 0);
+    assert.deepEqual(shown.json, { model: 'fr_feature@2', vectors: 73, kind: 'exact', build: null, configured: null, ef_search: null });
+    const human = await facewatch('vector-index');
+    assert.match(human.stdout, /^fr_feature@2: 73 vectors, searched exactly/);
+    const refused = await facewatch('vector-index', 'rebuild', '--json');
+    assert.equal(refused.code, 2);
+    assert.equal(refused.json.error.code, 'UNSUPPORTED_BY_BACKEND');
+    const bad = await facewatch('vector-index', 'rebuild', '--m', 'many');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--m must be an integer from 2 to 100/);
+  });
+
   test('audit: who did what, from the CLI and the API', async () => {
     const { json } = await facewatch('audit', '--limit', '500', '--json');
     const actions = json.items.map((e: any) => e.action);

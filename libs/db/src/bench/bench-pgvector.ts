@@ -6,12 +6,12 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { openPostgresStore } from '../postgres/open-postgres-store.js';
-import { PgVectorIndex, searchSql, toVectorBinary, type AnnStorage } from '../postgres/pgvector-index.js';
+import { defaultAnnIndex, PgVectorIndex, searchSql, toVectorBinary, type AnnStorage } from '../postgres/pgvector-index.js';
 import { gaussian, normalise, randomUnitVector, seededRandom } from '../testing/vectors.js';
 import { exactTopKMany, percentile } from './bench-utils.js';
 
 // `DATABASE_URL=postgresql://… npm run bench:pgvector -- [--vectors 100000] [--storage halfvec,vector]
-//   [--m 16] [--ef-construction 64] [--ef-search 40,64,100,200] [--k 5,64] [--keep | --reuse <schema>]`
+//   [--m 16] [--ef-construction 128] [--ef-search 40,64,100,200] [--k 5,64] [--keep | --reuse <schema>]`
 //
 // The PostgreSQL store's pgvector HNSW index on clustered synthetic 512-d unit vectors (like face
 // embeddings: ~10 per identity, so vectors/10 random centres, each vector centre + N(0, 0.03²) per
@@ -32,7 +32,7 @@ const { values } = parseArgs({
     spectrum: { type: 'string', default: 'uniform' },
     storage: { type: 'string', default: 'halfvec,vector' },
     m: { type: 'string', default: '16' },
-    'ef-construction': { type: 'string', default: '64' },
+    'ef-construction': { type: 'string', default: String(defaultAnnIndex.efConstruction) },
     'ef-search': { type: 'string', default: '40,64,100,200' },
     k: { type: 'string', default: '5,64' },
     queries: { type: 'string', default: '300' },
@@ -67,7 +67,7 @@ if (url === undefined || url === '') {
   process.exit(2);
 }
 if (!Number.isInteger(n) || n < 1 || storages.some((s) => s !== 'vector' && s !== 'halfvec')) {
-  console.error('usage: bench-pgvector [--vectors n] [--storage halfvec,vector] [--m 16] [--ef-construction 64] [--ef-search 40,100] [--k 5,64] [--keep | --reuse schema]');
+  console.error('usage: bench-pgvector [--vectors n] [--storage halfvec,vector] [--m 16] [--ef-construction 128] [--ef-search 40,100] [--k 5,64] [--keep | --reuse schema]');
   process.exit(2);
 }
 

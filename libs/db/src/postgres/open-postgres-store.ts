@@ -3,7 +3,7 @@ import { PgAlertRepository, PgDeliveryRepository, PgEvidenceRepository, PgWebhoo
 import pg from 'pg';
 import pgvector from 'pgvector/pg';
 import { AppError, ErrorCode, type AppConfig, type Logger } from '@facewatch/core';
-import type { Store, VectorIndex } from '../types.js';
+import type { AnnIndexDescription, Store, VectorIndex } from '../types.js';
 import { checkDimensions } from '../sqlite/vector-checks.js';
 import { pgContext, type PgContext } from './pg-context.js';
 import { toPgStoreError } from './pg-errors.js';
@@ -11,7 +11,7 @@ import { migratePostgres, searchPath } from './pg-migrations.js';
 import { PgPersonRepository } from './pg-person-repository.js';
 import { PgProcessedRepository } from './pg-processed-repository.js';
 import { PgReferenceRepository } from './pg-reference-repository.js';
-import { PgVectorIndex } from './pgvector-index.js';
+import { defaultAnnIndex, PgVectorIndex, type PgVectorSettings } from './pgvector-index.js';
 
 export interface PostgresStoreOptions {
   /** libpq-style URL, e.g. postgresql://user:secret@host:5432/facewatch (never logged). */
@@ -25,6 +25,11 @@ export interface PostgresStoreOptions {
    * finds the true nearest neighbour for every query measured (bench:pgvector, README).
    */
   efSearch?: number;
+  /**
+   * How a model's HNSW index is built when its table is created, and by a rebuild without options
+   * (`VectorIndex.rebuildAnn`). Default {@link defaultAnnIndex} (halfvec, m 16, ef_construction 128).
+   */
+  annIndex?: AnnIndexDescription;
   /** Schema holding every table, created if missing. Default 'public'. Tests isolate by unique schemas. */
   schema?: string;
   /** How long to wait for a connection (a new one, or a free one from a busy pool) before DB_UNAVAILABLE (retryable). Default 10000. */
@@ -47,7 +52,7 @@ function checkInteger(name: string, value: number, min: number, max: number): vo
  * by itself once the server is back.
  */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
-  const { connectionString, log, poolSize = 10, efSearch = 100, schema = 'public', connectTimeoutMs = 10_000 } = options;
+  const { connectionString, log, poolSize = 10, efSearch = 100, schema = 'public', connectTimeoutMs = 10_000, annIndex = defaultAnnIndex } = options;
   if (typeof connectionString !== 'string' || connectionString === '') throw new AppError(ErrorCode.INVALID_ARGUMENT, 'connectionString is required');
   checkInteger('poolSize', poolSize, 1, 10_000);
   checkInteger('efSearch', efSearch, 1, 1000);
@@ -87,7 +92,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   // An idle connection that fails (server restart, network) is dropped by the pool and reported here;
   // the next query opens a new one. Without a listener the error would crash the process.
   pool.on('error', (err) => log?.warn({ err }, 'idle PostgreSQL connection failed'));
-  const store = new PostgresStore(pool, log);
+  const store = new PostgresStore(pool, log, { build: annIndex, efSearch });
   try {
     await store.ping();
   } catch (err) {
@@ -110,12 +115,14 @@ class PostgresStore implements Store {
   readonly #pool: pg.Pool;
   readonly #log: Logger | undefined;
   readonly #ctx: PgContext;
+  readonly #vectorSettings: PgVectorSettings;
   /** Promises, so two calls for a new model at once share one instance. */
   readonly #indexes = new Map<string, Promise<PgVectorIndex>>();
   #closed = false;
 
-  constructor(pool: pg.Pool, log: Logger | undefined) {
+  constructor(pool: pg.Pool, log: Logger | undefined, vectorSettings: PgVectorSettings) {
     this.#pool = pool;
+    this.#vectorSettings = vectorSettings;
     this.#log = log;
     this.#ctx = pgContext(pool, () => this.#closed);
     this.persons = new PgPersonRepository(this.#ctx);
@@ -134,7 +141,7 @@ class PostgresStore implements Store {
     let pending = this.#indexes.get(model);
     if (pending === undefined) {
       const started = performance.now();
-      pending = PgVectorIndex.open(this.#ctx, model, dimensions);
+      pending = PgVectorIndex.open(this.#ctx, model, dimensions, this.#vectorSettings);
       this.#indexes.set(model, pending);
       pending
         .then(
@@ -169,13 +176,14 @@ class PostgresStore implements Store {
   }
 }
 
-/** The scale profile's store as configured (DATABASE_URL, PG_SCHEMA, PG_POOL_SIZE, PGVECTOR_EF_SEARCH). */
+/** The scale profile's store as configured (DATABASE_URL, PG_SCHEMA, PG_POOL_SIZE, PGVECTOR_EF_SEARCH, PGVECTOR_INDEX_STORAGE, PGVECTOR_M, PGVECTOR_EF_CONSTRUCTION). */
 export function openConfiguredPostgresStore(config: AppConfig, databaseUrl: string, log: Logger): Promise<Store> {
   return openPostgresStore({
     connectionString: databaseUrl,
     log: log.child({ component: 'store' }),
     poolSize: config.scale.pgPoolSize,
     efSearch: config.scale.efSearch,
+    annIndex: config.scale.annIndex,
     schema: config.scale.pgSchema,
   });
 }

@@ -19,6 +19,13 @@ export interface PgContext {
    * Errors are mapped to AppErrors (see toPgStoreError); `mapError` may map a driver error first.
    */
   transaction<T>(action: string, work: (tx: PgTx) => Promise<T>, options?: { snapshot?: boolean; mapError?: (err: unknown) => AppError | undefined }): Promise<T>;
+  /**
+   * Runs `work` on one connection outside any transaction (statements that refuse to run inside
+   * one, such as CREATE INDEX CONCURRENTLY, and session settings and locks that must outlive a
+   * statement). `work` must undo what it set on the session before it ends; a connection left in
+   * a failed state is closed rather than given back to the pool.
+   */
+  session<T>(action: string, work: (tx: PgTx) => Promise<T>): Promise<T>;
 }
 
 /** Builds the context over `pool`; `isClosed` makes every call reject with DB_UNAVAILABLE (not retryable). */
@@ -33,6 +40,29 @@ export function pgContext(pool: pg.Pool, isClosed: () => boolean): PgContext {
         return (await pool.query(sql, params as unknown[])).rows as R[];
       } catch (err) {
         throw toPgStoreError(err, action);
+      }
+    },
+
+    async session<T>(action: string, work: (tx: PgTx) => Promise<T>): Promise<T> {
+      checkOpen(action);
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw toPgStoreError(err, action);
+      }
+      let broken: Error | undefined;
+      try {
+        return await work({
+          query: async <R>(sql: string, params: readonly unknown[] = []) => (await client.query(sql, params as unknown[])).rows as R[],
+          execute: async (sql, params = []) => (await client.query(sql, params as unknown[])).rowCount ?? 0,
+        });
+      } catch (err) {
+        // whatever the session held (settings, locks) goes with the connection
+        broken = err instanceof Error ? err : new Error(String(err));
+        throw err instanceof AppError ? err : toPgStoreError(err, action);
+      } finally {
+        client.release(broken);
       }
     },
 

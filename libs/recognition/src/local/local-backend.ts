@@ -61,6 +61,10 @@ export class LocalBackend implements FaceBackend {
     };
   }
 
+  searchIndex(): Promise<VectorIndex> {
+    return this.index(this.referenceModel);
+  }
+
   async detect(bytes: Uint8Array, options: BackendOptions): Promise<DetectedImage> {
     const result = await this.analyse(bytes, options, false);
     return { width: result.width, height: result.height, format: result.format, faces: result.faces.map((f) => ({ facial_area: toFacialArea(f), confidence: round4(f.score) })) };

@@ -8,7 +8,8 @@ import { replayResults } from '../admin/replay-results.js';
 import { ARCHIVE_FORMAT, parseLine, type ArchiveHeader, type ArchivePerson } from '../admin/watchlist-archive.js';
 import type { ApiDeps } from '../deps.js';
 import { ErrorBody, route } from '../route.js';
-import { AuditPage, AuditQuery, PurgeRequest, ReindexRequest, ReplayReportSchema, ReplayRequest } from '../schemas.js';
+import type { AnnBuildProgress, AnnIndexDescription, VectorIndex } from '@facewatch/db';
+import { AuditPage, AuditQuery, PurgeRequest, ReindexRequest, ReplayReportSchema, ReplayRequest, VectorIndexRebuildRequest, VectorIndexState } from '../schemas.js';
 
 const ndjson = 'application/x-ndjson';
 
@@ -19,6 +20,16 @@ function streamLines(ctx: Context): { write(value: unknown): void; end(): void }
   ctx.status = 200;
   ctx.body = stream;
   return { write: (value) => stream.write(`${JSON.stringify(value)}\n`), end: () => stream.end() };
+}
+
+const buildJson = (b: AnnIndexDescription | undefined) => (b === undefined ? null : { storage: b.storage, m: b.m, ef_construction: b.efConstruction });
+
+/** The vector index the backend searches, or UNSUPPORTED_BY_BACKEND (aws_rekognition keeps its own). */
+async function searchIndex(deps: ApiDeps): Promise<VectorIndex> {
+  if (deps.backend.searchIndex === undefined) {
+    throw new AppError(ErrorCode.UNSUPPORTED_BY_BACKEND, `the ${deps.backend.kind} backend keeps no vector index of its own`);
+  }
+  return deps.backend.searchIndex();
 }
 
 /**
@@ -160,6 +171,78 @@ export const adminRoutes = (deps: ApiDeps) => [
         .then(
           (summary) => out.write({ done: true, ...summary }),
           (err: unknown) => out.write({ error: { code: (err as AppError).code ?? ErrorCode.INTERNAL, message: (err as Error).message } }),
+        )
+        .finally(() => out.end());
+    },
+  }),
+  route({
+    method: 'get',
+    path: '/admin/vector-index',
+    tag: 'admin',
+    scope: 'admin',
+    summary: 'The vector index searched for the watch-list: exact (embedded profile) or a pgvector HNSW graph, how it is built, and how a rebuild would build it.',
+    responses: { 200: { description: 'the index', schema: VectorIndexState }, 501: { description: 'the backend keeps no vector index (aws_rekognition)', schema: ErrorBody } },
+    handler: async (ctx) => {
+      const index = await searchIndex(deps);
+      const ann = index.describeAnn === undefined ? undefined : await index.describeAnn();
+      ctx.body = {
+        model: index.model,
+        vectors: await index.count(),
+        kind: ann === undefined ? 'exact' : ann.inUse ? 'hnsw' : 'none',
+        build: buildJson(ann?.inUse),
+        configured: buildJson(ann?.configured),
+        ef_search: ann?.efSearch ?? null,
+      };
+    },
+  }),
+  route({
+    method: 'post',
+    path: '/admin/vector-index',
+    tag: 'admin',
+    scope: 'admin',
+    summary:
+      'Rebuild the pgvector HNSW index (scale profile): a new index is built beside the one in use (searches go on), then replaces it. Answers NDJSON: progress lines {phase, done, total}, then {done: true, before, after, vectors, build_ms}. docs/admin.md.',
+    body: VectorIndexRebuildRequest,
+    responses: {
+      200: { description: 'progress and summary', contentType: ndjson },
+      409: { description: 'a rebuild is running already (INDEX_BUILD_RUNNING)', schema: ErrorBody },
+      422: { description: 'invalid settings', schema: ErrorBody },
+      501: { description: 'no HNSW index to build: the embedded profile searches exactly, aws_rekognition keeps its own index', schema: ErrorBody },
+    },
+    audit: { action: 'vector_index.rebuild', details: (_ctx, { body }) => ({ ...(body as object) }) },
+    handler: async (ctx, { body }) => {
+      const index = await searchIndex(deps);
+      if (index.rebuildAnn === undefined) {
+        throw new AppError(ErrorCode.UNSUPPORTED_BY_BACKEND, 'the embedded profile searches its SQLite index exactly: there is no HNSW index to build');
+      }
+      // refusals (a rebuild already running, bad settings) answer as HTTP errors; once the build
+      // has started, its progress and end are lines of the answer
+      let out: ReturnType<typeof streamLines> | undefined;
+      let started!: () => void;
+      const startedOnce = new Promise<void>((resolve) => (started = resolve));
+      const progress = (p: AnnBuildProgress): void => {
+        started();
+        out?.write({ phase: p.phase, done: p.done, total: p.total });
+      };
+      const build = index.rebuildAnn(
+        {
+          ...(body.storage !== undefined ? { storage: body.storage } : {}),
+          ...(body.m !== undefined ? { m: body.m } : {}),
+          ...(body.ef_construction !== undefined ? { efConstruction: body.ef_construction } : {}),
+          ...(body.maintenance_work_mem !== undefined ? { maintenanceWorkMem: body.maintenance_work_mem } : {}),
+        },
+        progress,
+      );
+      await Promise.race([startedOnce, build]);
+      out = streamLines(ctx);
+      out.write({ model: index.model, phase: 'starting' });
+      void build
+        .then(
+          (report) => out.write({ done: true, before: buildJson(report.before), after: buildJson(report.after), vectors: report.vectors, build_ms: report.buildMs }),
+          (err: unknown) => {
+            deps.log.error({ err }, 'vector index rebuild failed');
+            out.write({ error: { code: (err as AppError).code ?? ErrorCode.INTERNAL, message: (err as Error).message } });
+          },
         )
         .finally(() => out.end());
     },
