@@ -33,6 +33,15 @@ export function pgContext(pool: pg.Pool, isClosed: () => boolean): PgContext {
   const checkOpen = (action: string): void => {
     if (isClosed()) throw new AppError(ErrorCode.DB_UNAVAILABLE, `the PostgreSQL store is closed (${action})`, { retryable: false });
   };
+  /** A connection from the pool for one unit of work (the caller releases it). */
+  const checkout = async (action: string): Promise<pg.PoolClient> => {
+    checkOpen(action);
+    try {
+      return await pool.connect();
+    } catch (err) {
+      throw toPgStoreError(err, action);
+    }
+  };
   return {
     async query<R>(action: string, sql: string, params: readonly unknown[] = []): Promise<R[]> {
       checkOpen(action);
@@ -44,19 +53,10 @@ export function pgContext(pool: pg.Pool, isClosed: () => boolean): PgContext {
     },
 
     async session<T>(action: string, work: (tx: PgTx) => Promise<T>): Promise<T> {
-      checkOpen(action);
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (err) {
-        throw toPgStoreError(err, action);
-      }
+      const client = await checkout(action);
       let broken: Error | undefined;
       try {
-        return await work({
-          query: async <R>(sql: string, params: readonly unknown[] = []) => (await client.query(sql, params as unknown[])).rows as R[],
-          execute: async (sql, params = []) => (await client.query(sql, params as unknown[])).rowCount ?? 0,
-        });
+        return await work(statementsOn(client));
       } catch (err) {
         // whatever the session held (settings, locks) goes with the connection
         broken = err instanceof Error ? err : new Error(String(err));
@@ -67,21 +67,11 @@ export function pgContext(pool: pg.Pool, isClosed: () => boolean): PgContext {
     },
 
     async transaction<T>(action: string, work: (tx: PgTx) => Promise<T>, options: { snapshot?: boolean; mapError?: (err: unknown) => AppError | undefined } = {}): Promise<T> {
-      checkOpen(action);
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (err) {
-        throw toPgStoreError(err, action);
-      }
+      const client = await checkout(action);
       let broken: Error | undefined;
       try {
         await client.query(options.snapshot === true ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
-        const tx: PgTx = {
-          query: async <R>(sql: string, params: readonly unknown[] = []) => (await client.query(sql, params as unknown[])).rows as R[],
-          execute: async (sql, params = []) => (await client.query(sql, params as unknown[])).rowCount ?? 0,
-        };
-        const result = await work(tx);
+        const result = await work(statementsOn(client));
         await client.query('COMMIT');
         return result;
       } catch (err) {
@@ -96,5 +86,13 @@ export function pgContext(pool: pg.Pool, isClosed: () => boolean): PgContext {
         client.release(broken);
       }
     },
+  };
+}
+
+/** Plain statements on one checked-out connection. */
+function statementsOn(client: pg.PoolClient): PgTx {
+  return {
+    query: async <R>(sql: string, params: readonly unknown[] = []) => (await client.query(sql, params as unknown[])).rows as R[],
+    execute: async (sql, params = []) => (await client.query(sql, params as unknown[])).rowCount ?? 0,
   };
 }
